@@ -1,0 +1,69 @@
+/**
+ * What the runtime knows about the code running now, carried through awaits by
+ * AsyncLocalStorage: the current workflow run (with its function-ID counter and, when
+ * replaying, what it recorded), the current step, and a pending invocation from
+ * `startWorkflow` or recovery that the next workflow entry picks up.
+ */
+import { AsyncLocalStorage } from "node:async_hooks";
+import type { Queryable } from "./sysdb/driver.js";
+import type { OperationRow } from "./sysdb/system-database.js";
+
+export interface StepStatus {
+  /** 1 for the first attempt. */
+  currentAttempt: number;
+  maxAttempts: number;
+  /** Aborted when the attempt passes its `timeoutMS`. */
+  signal: AbortSignal;
+}
+
+export interface WorkflowRun {
+  workflowID: string;
+  name: string;
+  /** The function ID the next durable operation takes. Taken synchronously at call time. */
+  nextFunctionID: number;
+  /** What a run being replayed recorded, by function ID; undefined for a fresh run. */
+  recorded: Map<number, OperationRow> | undefined;
+  /**
+   * Set when the run cannot go on correctly (non-determinism, an unreadable row, the
+   * system database failing): the run must then stay PENDING, not end in ERROR.
+   */
+  parked?: Error;
+}
+
+export interface StepFrame {
+  stepID: string;
+  functionID: number | undefined;
+  status: StepStatus;
+}
+
+/** What `startWorkflow` or recovery asks of the next workflow entry. */
+export interface Invocation {
+  workflowID?: string;
+  /** Return a handle instead of waiting for the result. */
+  wantHandle: boolean;
+  /** Resume this recorded run. */
+  recover?: { workflowID: string; operations: OperationRow[] };
+  consumed: boolean;
+}
+
+export interface Frame {
+  workflow?: WorkflowRun;
+  step?: StepFrame;
+  /** Inside a transaction function: its name and the client bound to its database transaction. */
+  transaction?: { name: string; sql: Queryable };
+  invocation?: Invocation;
+}
+
+export const frames = new AsyncLocalStorage<Frame>();
+
+export function currentFrame(): Frame | undefined {
+  return frames.getStore();
+}
+
+/** Takes the pending invocation, if any, so that only the first workflow entry sees it. */
+export function takeInvocation(): Invocation | undefined {
+  const invocation = frames.getStore()?.invocation;
+  if (!invocation || invocation.consumed) return undefined;
+  invocation.consumed = true;
+  return invocation;
+}

@@ -1,0 +1,143 @@
+/**
+ * The runtime's own errors. Each carries a stable `name`, so an error recorded in the
+ * system database comes back on replay as the same class (see serialize.ts).
+ */
+
+export class StepwiseError extends Error {
+  override name = "StepwiseError";
+}
+
+/** A workflow ID already belongs to a run of another workflow. */
+export class WorkflowConflictError extends StepwiseError {
+  override name = "WorkflowConflictError";
+  constructor(
+    readonly workflowID: string,
+    readonly recordedName: string,
+    readonly requestedName: string,
+  ) {
+    super(
+      `Workflow ID '${workflowID}' already belongs to a run of '${recordedName}', not '${requestedName}'. ` +
+        `A workflow ID is an idempotency key: choose another ID for this run.`,
+    );
+  }
+}
+
+/** The code called a different operation than the one recorded at this function ID. */
+export class NonDeterminismError extends StepwiseError {
+  override name = "NonDeterminismError";
+  constructor(
+    readonly workflowID: string,
+    readonly functionID: number,
+    readonly recorded: string,
+    readonly expected: string,
+  ) {
+    super(
+      `Workflow '${workflowID}' is not deterministic: at function ID ${functionID} it recorded '${recorded}', ` +
+        `but the code now calls '${expected}'. A workflow must call the same durable operations in the same order ` +
+        `on replay; move the changed logic into a step, or start the change under a new workflow name.`,
+    );
+  }
+}
+
+/** Thrown by a step to stop retrying at once. */
+export class NonRetryableError extends StepwiseError {
+  override name = "NonRetryableError";
+}
+
+/** A step failed on every attempt it was allowed. */
+export class MaxStepRetriesError extends StepwiseError {
+  override name = "MaxStepRetriesError";
+  constructor(
+    readonly stepID: string,
+    readonly attempts: number,
+    readonly errors: unknown[],
+  ) {
+    const last = errors[errors.length - 1];
+    super(
+      `Step '${stepID}' failed after ${attempts} attempt${attempts === 1 ? "" : "s"}` +
+        (last instanceof Error ? `; last error: ${last.message}` : ""),
+    );
+  }
+}
+
+/** One attempt of a step ran longer than its `timeoutMS`. */
+export class StepTimeoutError extends StepwiseError {
+  override name = "StepTimeoutError";
+  constructor(
+    readonly stepID: string,
+    readonly timeoutMS: number,
+  ) {
+    super(`Step '${stepID}' attempt timed out after ${timeoutMS} ms`);
+  }
+}
+
+/** A recorded run names a workflow that this process has not registered. */
+export class WorkflowNotRegisteredError extends StepwiseError {
+  override name = "WorkflowNotRegisteredError";
+  constructor(
+    readonly workflowID: string,
+    readonly workflowName: string,
+  ) {
+    super(
+      `Workflow '${workflowID}' was recorded as '${workflowName}', but no workflow of that name is registered ` +
+        `in this process. Import the module that defines it before Stepwise.launch(), or restore the name; ` +
+        `the run stays PENDING and nothing recorded is lost.`,
+    );
+  }
+}
+
+/** The database's `stepwise` schema was written by a newer version of Stepwise. */
+export class SchemaVersionError extends StepwiseError {
+  override name = "SchemaVersionError";
+  constructor(
+    readonly databaseVersion: number,
+    readonly codeVersion: number,
+  ) {
+    super(
+      `The system database's schema 'stepwise' is at version ${databaseVersion}, newer than this Stepwise ` +
+        `(which knows up to version ${codeVersion}). Upgrade the stepwise package; refusing to downgrade the schema.`,
+    );
+  }
+}
+
+/** The system database cannot be reached or opened. */
+export class DatabaseConnectionError extends StepwiseError {
+  override name = "DatabaseConnectionError";
+}
+
+/** A recorded value cannot be read back. */
+export class DeserializationError extends StepwiseError {
+  override name = "DeserializationError";
+}
+
+/** A step, workflow or marker was defined with an invalid config. */
+export class ConfigError extends StepwiseError {
+  override name = "ConfigError";
+}
+
+/** A workflow was awaited that ended in a state with no result (for example cancelled). */
+export class WorkflowNotFoundError extends StepwiseError {
+  override name = "WorkflowNotFoundError";
+  constructor(readonly workflowID: string) {
+    super(`No workflow with ID '${workflowID}' is recorded in the system database.`);
+  }
+}
+
+/**
+ * The runtime's error classes by their stored names. Spelled out as literals rather than
+ * read from `cls.name`, because a minifier renames classes.
+ */
+export const RUNTIME_ERROR_CLASSES: Record<string, new (...args: never[]) => Error> = {
+  StepwiseError,
+  WorkflowConflictError,
+  NonDeterminismError,
+  NonRetryableError,
+  MaxStepRetriesError,
+  StepTimeoutError,
+  WorkflowNotRegisteredError,
+  SchemaVersionError,
+  DatabaseConnectionError,
+  DeserializationError,
+  ConfigError,
+  WorkflowNotFoundError,
+};

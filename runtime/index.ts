@@ -1,0 +1,24 @@
+/** The public API of `stepwise`: the runtime, the markers and the errors. */
+export { Stepwise, type StartWorkflowOptions, type StepInfo } from "./stepwise.js";
+export { step, workflow, transaction, __stepwise } from "./markers.js";
+export type { StepConfig, WorkflowConfig, TransactionConfig, IsolationLevel } from "./config.js";
+export type { LaunchConfig } from "./executor.js";
+export type { Logger, LogLevel } from "./logger.js";
+export type { StepStatus } from "./context.js";
+export type { WorkflowHandle, WorkflowStatus } from "./workflow.js";
+export type { WorkflowFilter, WorkflowState } from "./sysdb/system-database.js";
+export type { Queryable, QueryResult } from "./sysdb/driver.js";
+export {
+  StepwiseError,
+  WorkflowConflictError,
+  NonDeterminismError,
+  NonRetryableError,
+  MaxStepRetriesError,
+  StepTimeoutError,
+  WorkflowNotRegisteredError,
+  WorkflowNotFoundError,
+  SchemaVersionError,
+  DatabaseConnectionError,
+  DeserializationError,
+  ConfigError,
+} from "./errors.js";

@@ -1,0 +1,140 @@
+/**
+ * How values and errors are stored. Values go through superjson, which round-trips
+ * Date, Map, Set, BigInt, undefined, RegExp and registered classes. Errors are stored
+ * with their class name and own fields, and come back as the same class when that
+ * class is one of the runtime's own or was registered with `registerErrorClass`.
+ */
+import superjson from "superjson";
+import { DeserializationError, RUNTIME_ERROR_CLASSES } from "./errors.js";
+
+type ErrorClass = new (...args: never[]) => Error;
+
+const errorClasses = new Map<string, ErrorClass>();
+const BUILTIN_ERROR_CLASSES: Record<string, ErrorClass> = {
+  Error,
+  TypeError,
+  RangeError,
+  SyntaxError,
+  ReferenceError,
+  EvalError,
+  URIError,
+  AggregateError,
+};
+for (const [name, cls] of Object.entries({ ...BUILTIN_ERROR_CLASSES, ...RUNTIME_ERROR_CLASSES })) {
+  errorClasses.set(name, cls);
+}
+
+/**
+ * Makes errors of this class come back from the database as this class. Pass `name`
+ * when the code is minified, since a minifier renames classes.
+ */
+export function registerErrorClass(cls: ErrorClass, name: string = cls.name): void {
+  errorClasses.set(name, cls);
+}
+
+/** Makes instances of this class round-trip through checkpoints (fields only; methods come from the class). */
+export function registerClass(cls: new (...args: never[]) => unknown, name: string = cls.name): void {
+  superjson.registerClass(cls as never, name);
+}
+
+const ERROR_MARK = "$stepwiseError";
+
+interface EncodedError {
+  [ERROR_MARK]: string;
+  message: string;
+  stack?: string;
+  fields: Record<string, unknown>;
+}
+
+/** Replaces every Error inside a value by a plain encoded object, so superjson keeps its class and fields. */
+function encodeErrors(value: unknown, seen = new Set<unknown>()): unknown {
+  if (value instanceof Error) {
+    if (seen.has(value)) return { [ERROR_MARK]: value.name, message: value.message, fields: {} };
+    seen.add(value);
+    const fields: Record<string, unknown> = {};
+    for (const key of Object.keys(value)) {
+      if (key === "name" || key === "message" || key === "stack") continue;
+      fields[key] = encodeErrors((value as unknown as Record<string, unknown>)[key], seen);
+    }
+    if ("cause" in value && value.cause !== undefined && !("cause" in fields)) {
+      fields.cause = encodeErrors(value.cause, seen);
+    }
+    const className = registeredNameOf(value);
+    const encoded: EncodedError = { [ERROR_MARK]: className, message: value.message, fields };
+    if (value.stack) encoded.stack = value.stack;
+    fields.name = value.name;
+    return encoded;
+  }
+  if (Array.isArray(value)) return value.map((v) => encodeErrors(v, seen));
+  if (isPlainObject(value)) {
+    const out: Record<string, unknown> = {};
+    for (const [k, v] of Object.entries(value)) out[k] = encodeErrors(v, seen);
+    return out;
+  }
+  return value;
+}
+
+function registeredNameOf(error: Error): string {
+  for (const [name, cls] of errorClasses) {
+    if (error.constructor === cls) return name;
+  }
+  return error.constructor?.name || error.name || "Error";
+}
+
+function decodeErrors(value: unknown): unknown {
+  if (Array.isArray(value)) return value.map(decodeErrors);
+  if (isPlainObject(value)) {
+    if (typeof value[ERROR_MARK] === "string") return decodeError(value as unknown as EncodedError);
+    const out: Record<string, unknown> = {};
+    for (const [k, v] of Object.entries(value)) out[k] = decodeErrors(v);
+    return out;
+  }
+  return value;
+}
+
+function decodeError(encoded: EncodedError): Error {
+  const cls = errorClasses.get(encoded[ERROR_MARK]) ?? Error;
+  // Built without its constructor: constructors may demand arguments we no longer have.
+  const error = Object.create(cls.prototype) as Error;
+  Object.defineProperty(error, "message", { value: encoded.message, writable: true, configurable: true, enumerable: false });
+  if (encoded.stack) {
+    Object.defineProperty(error, "stack", { value: encoded.stack, writable: true, configurable: true, enumerable: false });
+  }
+  for (const [k, v] of Object.entries(encoded.fields)) {
+    (error as unknown as Record<string, unknown>)[k] = decodeErrors(v);
+  }
+  return error;
+}
+
+function isPlainObject(value: unknown): value is Record<string, unknown> {
+  if (value === null || typeof value !== "object") return false;
+  const proto = Object.getPrototypeOf(value);
+  return proto === Object.prototype || proto === null;
+}
+
+export function serialize(value: unknown): string {
+  return superjson.stringify(encodeErrors(value));
+}
+
+/** Reads back a stored value; `where` names the row for the error message. */
+export function deserialize(text: string | null | undefined, where: string): unknown {
+  if (text === null || text === undefined) return undefined;
+  try {
+    return decodeErrors(superjson.parse(text));
+  } catch (cause) {
+    throw new DeserializationError(
+      `Cannot read the value recorded for ${where}: ${(cause as Error).message}. ` +
+        `The row was left as it is; fix or remove it by hand, then resume the workflow.`,
+      { cause },
+    );
+  }
+}
+
+export function serializeError(error: unknown): string {
+  return serialize(error instanceof Error ? error : new Error(String(error)));
+}
+
+export function deserializeError(text: string, where: string): Error {
+  const value = deserialize(text, where);
+  return value instanceof Error ? value : new Error(String(value));
+}

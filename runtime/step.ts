@@ -1,0 +1,201 @@
+/**
+ * Running a step: retries with backoff, per-attempt timeouts, and inside a workflow the
+ * checkpoint. On the normal path a step inside a workflow costs exactly one INSERT of
+ * its outcome after it returns; a replayed step costs nothing (its outcome was loaded
+ * with the run).
+ */
+import type { StepConfig } from "./config.js";
+import { frames, type Frame, type WorkflowRun } from "./context.js";
+import { MaxStepRetriesError, NonDeterminismError, NonRetryableError, StepTimeoutError } from "./errors.js";
+import { currentExecutor, requireExecutor } from "./executor.js";
+import { consoleLogger } from "./logger.js";
+import { deserialize, deserializeError, serialize, serializeError } from "./serialize.js";
+import type { OperationRow } from "./sysdb/system-database.js";
+
+export interface ResolvedStepConfig {
+  name: string;
+  retriesAllowed: boolean;
+  maxAttempts: number;
+  intervalSeconds: number;
+  backoffRate: number;
+  maxIntervalSeconds: number;
+  timeoutMS: number | undefined;
+}
+
+export function resolveStepConfig(config: StepConfig & { name: string }): ResolvedStepConfig {
+  return {
+    name: config.name,
+    retriesAllowed: config.retriesAllowed ?? false,
+    maxAttempts: config.maxAttempts ?? 3,
+    intervalSeconds: config.intervalSeconds ?? 1,
+    backoffRate: config.backoffRate ?? 2,
+    maxIntervalSeconds: config.maxIntervalSeconds ?? Infinity,
+    timeoutMS: config.timeoutMS,
+  };
+}
+
+/** Runs a step where it is called: checkpointed in a workflow, plainly outside one. */
+export function runStep<T>(config: ResolvedStepConfig, body: () => Promise<T>): Promise<T> {
+  const frame = frames.getStore();
+  // A step called by a step is part of the outer step: no checkpoint, no retries of its own.
+  if (frame?.step) return body();
+  const run = frame?.workflow;
+  if (!run) {
+    return attempt(config, frame, undefined, body).then(
+      (outcome) => outcome.value,
+      (failure: AttemptFailure) => Promise.reject(failure.error),
+    );
+  }
+  // Taken before any await, so concurrent steps get IDs in call order.
+  const functionID = run.nextFunctionID++;
+  const recorded = run.recorded?.get(functionID);
+  if (recorded) return replay<T>(run, functionID, config.name, recorded);
+  return executeAndRecord(run, functionID, config, frame, body);
+}
+
+async function executeAndRecord<T>(
+  run: WorkflowRun,
+  functionID: number,
+  config: ResolvedStepConfig,
+  frame: Frame,
+  body: () => Promise<T>,
+): Promise<T> {
+  const executor = requireExecutor();
+  const startedAt = Date.now();
+  const row: OperationRow = {
+    workflowID: run.workflowID,
+    functionID,
+    stepID: config.name,
+    output: null,
+    error: null,
+    attempts: 0,
+    childWorkflowID: null,
+    startedAt,
+    completedAt: 0,
+  };
+  try {
+    const outcome = await attempt(config, frame, functionID, body);
+    row.output = serialize(outcome.value);
+    row.attempts = outcome.attempts;
+  } catch (failure) {
+    const { error, attempts } = failure as AttemptFailure;
+    row.error = serializeError(error);
+    row.attempts = attempts;
+  }
+  row.completedAt = Date.now();
+  let recorded: OperationRow | null;
+  try {
+    recorded = await executor.sysdb.recordOperation(row);
+  } catch (error) {
+    // The outcome could not be saved: the run must not go on as if it had been.
+    run.parked ??= error as Error;
+    throw error;
+  }
+  // Another executor recorded this operation first: its outcome is the one that counts.
+  return materialize<T>(run, recorded ?? row);
+}
+
+function replay<T>(run: WorkflowRun, functionID: number, stepID: string, recorded: OperationRow): Promise<T> {
+  if (recorded.stepID !== stepID) {
+    const error = new NonDeterminismError(run.workflowID, functionID, recorded.stepID, stepID);
+    run.parked ??= error;
+    return Promise.reject(error);
+  }
+  try {
+    return Promise.resolve(materialize<T>(run, recorded));
+  } catch (error) {
+    return Promise.reject(error);
+  }
+}
+
+/** The value (or error) a recorded row stands for: what the first run and every replay see alike. */
+export function materialize<T>(run: WorkflowRun, row: OperationRow): T {
+  const where = `workflow '${row.workflowID}', function ID ${row.functionID} (${row.stepID})`;
+  let value: unknown;
+  try {
+    if (row.error !== null) value = deserializeError(row.error, where);
+    else value = deserialize(row.output, where);
+  } catch (unreadable) {
+    run.parked ??= unreadable as Error;
+    throw unreadable;
+  }
+  if (row.error !== null) throw value;
+  return value as T;
+}
+
+interface AttemptFailure {
+  error: unknown;
+  attempts: number;
+}
+
+/** Runs the body with the step's retry policy; rejects with an AttemptFailure. */
+async function attempt<T>(
+  config: ResolvedStepConfig,
+  frame: Frame | undefined,
+  functionID: number | undefined,
+  body: () => Promise<T>,
+): Promise<{ value: T; attempts: number }> {
+  const maxAttempts = config.retriesAllowed ? config.maxAttempts : 1;
+  const errors: unknown[] = [];
+  let intervalSeconds = config.intervalSeconds;
+  for (let attemptNumber = 1; ; attemptNumber++) {
+    const controller = new AbortController();
+    const stepFrame: Frame = {
+      ...frame,
+      invocation: undefined,
+      step: { stepID: config.name, functionID, status: { currentAttempt: attemptNumber, maxAttempts, signal: controller.signal } },
+    };
+    try {
+      const value = await frames.run(stepFrame, () => withTimeout(config, controller, body));
+      return { value, attempts: attemptNumber };
+    } catch (error) {
+      errors.push(error);
+      if (!config.retriesAllowed || error instanceof NonRetryableError) {
+        throw { error, attempts: attemptNumber } satisfies AttemptFailure;
+      }
+      if (attemptNumber >= maxAttempts) {
+        throw { error: new MaxStepRetriesError(config.name, attemptNumber, errors), attempts: attemptNumber } satisfies AttemptFailure;
+      }
+      const delaySeconds = Math.min(intervalSeconds, config.maxIntervalSeconds);
+      logger().warn(
+        `${where(frame)}step '${config.name}' attempt ${attemptNumber}/${maxAttempts} failed` +
+          `${error instanceof Error ? ` (${error.name}: ${error.message})` : ""}; retrying in ${delaySeconds}s`,
+      );
+      await sleep(delaySeconds * 1000);
+      intervalSeconds *= config.backoffRate;
+    }
+  }
+}
+
+function withTimeout<T>(config: ResolvedStepConfig, controller: AbortController, body: () => Promise<T>): Promise<T> {
+  if (config.timeoutMS === undefined) return body();
+  const timeoutMS = config.timeoutMS;
+  return new Promise<T>((resolve, reject) => {
+    const timer = setTimeout(() => {
+      const error = new StepTimeoutError(config.name, timeoutMS);
+      controller.abort(error);
+      reject(error);
+    }, timeoutMS);
+    body().then(
+      (value) => {
+        clearTimeout(timer);
+        resolve(value);
+      },
+      (error) => {
+        clearTimeout(timer);
+        reject(error);
+      },
+    );
+  });
+}
+
+function where(frame: Frame | undefined): string {
+  return frame?.workflow ? `workflow ${frame.workflow.workflowID}: ` : "";
+}
+
+function logger() {
+  return currentExecutor()?.logger ?? fallbackLogger;
+}
+const fallbackLogger = consoleLogger();
+
+export const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));

@@ -1,0 +1,160 @@
+/**
+ * `Stepwise`: the static facade users call. Launch and shut down, start and find
+ * workflows, read what a run recorded, and the context of the code running now.
+ */
+import type { StepConfig } from "./config.js";
+import { frames, type StepStatus } from "./context.js";
+import { ConfigError, StepwiseError } from "./errors.js";
+import { currentExecutor, Executor, requireExecutor, setExecutor, type LaunchConfig } from "./executor.js";
+import { consoleLogger, prefixed, type Logger } from "./logger.js";
+import { step } from "./markers.js";
+import { workflowOf } from "./registry.js";
+import { deserialize, deserializeError, registerClass, registerErrorClass } from "./serialize.js";
+import type { Queryable } from "./sysdb/driver.js";
+import type { WorkflowFilter } from "./sysdb/system-database.js";
+import { currentSql } from "./transaction.js";
+import { handleFor, recoverPending, toStatus, type WorkflowHandle, type WorkflowStatus } from "./workflow.js";
+
+export interface StartWorkflowOptions {
+  /** The run's ID, and its idempotency key: starting an ID that exists returns that run. */
+  workflowID?: string;
+}
+
+/** One recorded operation of a run, as `listWorkflowSteps` returns it. */
+export interface StepInfo {
+  functionID: number;
+  stepID: string;
+  /** The recorded output (undefined when the operation failed). */
+  output: unknown;
+  /** The recorded error, as its own class, or null. */
+  error: Error | null;
+  attempts: number;
+  childWorkflowID: string | null;
+  startedAt: Date;
+  completedAt: Date;
+}
+
+type AsyncFn = (...args: any[]) => Promise<any>; // eslint-disable-line @typescript-eslint/no-explicit-any
+
+const defaultLogger = consoleLogger();
+
+export class Stepwise {
+  private constructor() {}
+
+  /**
+   * Opens the system database (migrating it), and resumes every PENDING run this
+   * executor owns. The database is `config.databaseUrl`, else env STEPWISE_DATABASE_URL,
+   * else the embedded database in ./.stepwise.
+   */
+  static async launch(config: LaunchConfig = {}): Promise<void> {
+    if (currentExecutor()) throw new StepwiseError("Stepwise is already launched; call Stepwise.shutdown() first.");
+    const executor = await Executor.open(config);
+    setExecutor(executor);
+    executor.logger.debug(`launched on the ${executor.sysdb.description} as executor '${executor.executorID}'`);
+    if (config.recover !== false) await recoverPending(executor, [executor.executorID]);
+  }
+
+  /** Closes the system database. Runs still in flight stay PENDING and resume at the next launch. */
+  static async shutdown(): Promise<void> {
+    const executor = currentExecutor();
+    if (!executor) return;
+    setExecutor(undefined);
+    await executor.shutdown();
+  }
+
+  /** Starts a workflow and returns its handle without waiting for the result. */
+  static startWorkflow<F extends AsyncFn>(
+    wf: F,
+    options: StartWorkflowOptions = {},
+  ): (...args: Parameters<F>) => Promise<WorkflowHandle<Awaited<ReturnType<F>>>> {
+    const registered = workflowOf(wf);
+    if (!registered) {
+      throw new StepwiseError(
+        `startWorkflow() needs a workflow: tag the function /** @workflow */ (built with the Stepwise transformer) ` +
+          `or wrap it with workflow(fn, { name }).`,
+      );
+    }
+    return (...args) => {
+      const invocation = { workflowID: options.workflowID, wantHandle: true, consumed: false };
+      const frame = frames.getStore();
+      return frames.run({ ...frame, invocation }, () =>
+        Promise.resolve(registered.fn.apply(registered.thisArg, args as unknown as never[])),
+      ) as Promise<WorkflowHandle<Awaited<ReturnType<F>>>>;
+    };
+  }
+
+  /** A handle on a recorded run (its status is null when no run has this ID). */
+  static retrieveWorkflow<T = unknown>(workflowID: string): WorkflowHandle<T> {
+    return handleFor<T>(workflowID);
+  }
+
+  static async getWorkflowStatus(workflowID: string): Promise<WorkflowStatus | null> {
+    const row = await requireExecutor().sysdb.getWorkflow(workflowID);
+    return row ? toStatus(row) : null;
+  }
+
+  static async listWorkflows(filter: WorkflowFilter = {}): Promise<WorkflowStatus[]> {
+    return (await requireExecutor().sysdb.listWorkflows(filter)).map(toStatus);
+  }
+
+  /** What a run recorded, operation by operation, in function-ID order. */
+  static async listWorkflowSteps(workflowID: string): Promise<StepInfo[]> {
+    const rows = await requireExecutor().sysdb.loadOperations(workflowID);
+    return rows.map((row) => {
+      const where = `workflow '${workflowID}', function ID ${row.functionID}`;
+      return {
+        functionID: row.functionID,
+        stepID: row.stepID,
+        output: row.error === null ? deserialize(row.output, where) : undefined,
+        error: row.error === null ? null : deserializeError(row.error, where),
+        attempts: row.attempts,
+        childWorkflowID: row.childWorkflowID,
+        startedAt: new Date(row.startedAt),
+        completedAt: new Date(row.completedAt),
+      };
+    });
+  }
+
+  /** Resumes the PENDING runs of these executors in this process (default: this executor's). */
+  static async recoverPendingWorkflows(executorIDs?: string[]): Promise<WorkflowHandle[]> {
+    const executor = requireExecutor();
+    const ids = await recoverPending(executor, executorIDs ?? [executor.executorID]);
+    return ids.map((id) => handleFor(id));
+  }
+
+  /** Runs a function as a step, here and now. `config.name` is its durable ID. */
+  static runStep<T>(fn: () => Promise<T>, config: StepConfig & { name: string }): Promise<T> {
+    if (!config?.name) throw new ConfigError("Stepwise.runStep(fn, config) needs config.name: it is the step's durable ID.");
+    return step(fn, config)();
+  }
+
+  static registerErrorClass = registerErrorClass;
+  static registerClass = registerClass;
+
+  /** The ID of the workflow running now, or undefined outside a workflow. */
+  static get workflowID(): string | undefined {
+    return frames.getStore()?.workflow?.workflowID;
+  }
+
+  /** The ID of the step running now, or undefined outside a step. */
+  static get stepID(): string | undefined {
+    return frames.getStore()?.step?.stepID;
+  }
+
+  /** Attempt number, attempts allowed and the timeout signal of the step running now. */
+  static get stepStatus(): StepStatus | undefined {
+    return frames.getStore()?.step?.status;
+  }
+
+  /** The database client of the transaction running now (`@transaction` functions only). */
+  static get sql(): Queryable {
+    return currentSql();
+  }
+
+  /** The runtime's logger, prefixed with the current workflow's ID when there is one. */
+  static get logger(): Logger {
+    const base = currentExecutor()?.logger ?? defaultLogger;
+    const workflowID = frames.getStore()?.workflow?.workflowID;
+    return workflowID ? prefixed(base, `[${workflowID}]`) : base;
+  }
+}
