@@ -1,0 +1,74 @@
+/**
+ * The core every host calls: analyse a program (or single files), then rewrite each
+ * file as the compiler emits it. Hosts only convert diagnostics and wire the factory in.
+ */
+import type * as ts from "typescript";
+import type { SwDiagnostic } from "./diagnostics.js";
+import { buildManifest, findDuplicates, type IdEntry, type Manifest } from "./ids.js";
+import { analyzeFile, type FileAnalysis } from "./markers.js";
+import { emitsCommonJS, rewriteFile } from "./rewrite.js";
+
+export { analyzeFile, mightContainMarkers, type FileAnalysis, type Operation } from "./markers.js";
+export { emitsCommonJS, rewriteFile } from "./rewrite.js";
+export * from "./diagnostics.js";
+export { buildManifest, findDuplicates, type Manifest, type ManifestEntry } from "./ids.js";
+
+export interface ProgramAnalysis {
+  files: Map<ts.SourceFile, FileAnalysis>;
+  /** Every diagnostic of the build, per-file ones first, then duplicate IDs. */
+  diagnostics: SwDiagnostic[];
+  ids: IdEntry[];
+  manifest(): Manifest;
+}
+
+/**
+ * Analyses every source file of the build. Only files whose text mentions a tag or the
+ * package are parsed further, so a large project with few steps pays little.
+ */
+export function analyzeProgram(
+  tsi: typeof ts,
+  program: ts.Program,
+  displayName: (fileName: string) => string = (f) => f,
+): ProgramAnalysis {
+  const checker = program.getTypeChecker();
+  const files = new Map<ts.SourceFile, FileAnalysis>();
+  for (const sf of program.getSourceFiles()) {
+    if (sf.isDeclarationFile || program.isSourceFileFromExternalLibrary(sf)) continue;
+    const a = analyzeFile(tsi, sf, { checker });
+    if (a.operations.length > 0 || a.diagnostics.length > 0) files.set(sf, a);
+  }
+  return collect(files, displayName);
+}
+
+/** The same over files without a program (transpile-only hosts): duplicates only within these files. */
+export function analyzeFiles(tsi: typeof ts, sources: readonly ts.SourceFile[], displayName?: (f: string) => string): ProgramAnalysis {
+  const files = new Map<ts.SourceFile, FileAnalysis>();
+  for (const sf of sources) files.set(sf, analyzeFile(tsi, sf));
+  return collect(files, displayName);
+}
+
+function collect(files: Map<ts.SourceFile, FileAnalysis>, displayName: (f: string) => string = (f) => f): ProgramAnalysis {
+  const ids = [...files.values()].flatMap((a) => a.ids);
+  const diagnostics = [...[...files.values()].flatMap((a) => a.diagnostics), ...findDuplicates(ids, displayName)];
+  return { files, diagnostics, ids, manifest: () => buildManifest(ids, displayName) };
+}
+
+/**
+ * A `before` transformer. Files the analysis did not see (a transpile-only host) are
+ * analysed on the way, by import, without a checker.
+ */
+export function createBeforeTransformer(
+  tsi: typeof ts,
+  analysis: ProgramAnalysis | undefined,
+  onFileDiagnostics?: (sf: ts.SourceFile, diagnostics: SwDiagnostic[]) => void,
+): ts.TransformerFactory<ts.SourceFile> {
+  return (context) => (sf) => {
+    let a = analysis?.files.get(sf);
+    if (!a && !analysis) {
+      a = analyzeFile(tsi, sf);
+      if (a.diagnostics.length > 0) onFileDiagnostics?.(sf, a.diagnostics);
+    }
+    if (!a || a.operations.length === 0) return sf;
+    return rewriteFile(tsi, a, context, { commonjs: emitsCommonJS(tsi, sf, context.getCompilerOptions()) });
+  };
+}
