@@ -12,5 +12,7 @@ export default defineConfig({
     hookTimeout: 60_000,
     // Two cores: crash tests spawn child processes, so keep parallel files modest.
     maxWorkers: 2,
+    // Retry warnings from steps outside a workflow are expected in the suites.
+    env: { STEPWISE_LOG_LEVEL: "error" },
   },
 });
