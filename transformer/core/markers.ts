@@ -106,9 +106,12 @@ class Analyzer {
       for (let m; (m = re.exec(body)); ) {
         // A tag starts a line of the comment (after optional " * "), as JSDoc tags do;
         // "@step" in the middle of prose is not a tag.
+        // After a first tag, another one may follow on the same line (`@transaction @step`),
+        // as TypeScript's JSDoc parser reads it.
         const lineStart = Math.max(body.lastIndexOf("\n", m.index) + 1, 0);
         const before = body.slice(lineStart, m.index);
-        if (!/^(\/\*\*)?[\s*]*$/.test(before)) continue;
+        const atLineStart = /^(\/\*\*)?[\s*]*$/.test(before);
+        if (!atLineStart && !(first && /\s$/.test(before))) continue;
         const tagStart = pos + m.index;
         if (!first) {
           first = { kind: m[1] as OperationKind, pos, end: close + 2, tagStart, tagEnd: tagStart + m[0].length };
@@ -139,7 +142,11 @@ class Analyzer {
       });
       if (!next) return undefined;
       if (next.getStart(this.sf) >= c.end) {
-        const comments = tsi.getLeadingCommentRanges(this.text, next.pos) ?? [];
+        // A comment on the same line as the previous token counts as that token's trailing comment.
+        const comments = [
+          ...(tsi.getLeadingCommentRanges(this.text, next.pos) ?? []),
+          ...(tsi.getTrailingCommentRanges(this.text, next.pos) ?? []),
+        ];
         return comments.some((r) => r.pos === c.pos) ? next : undefined;
       }
       cur = next;
@@ -158,7 +165,7 @@ class Analyzer {
       }
       const parsed = parseTagConfig(this.tsi, this.text, c.tagEnd, c.end - 2, c.kind);
       if (parsed && parsed.problems.length > 0) {
-        for (const p of parsed.problems) this.error("SW1005", p, `${p.message}.`);
+        for (const p of parsed.problems) this.error("SW1005", p, sentence(p.message));
         continue;
       }
       this.classifyTagged(c.kind, node, parsed, tag);
@@ -310,7 +317,7 @@ class Analyzer {
     if (cfgArg && tsi.isObjectLiteralExpression(cfgArg)) {
       cfg = checkObjectLiteral(tsi, cfgArg, this.sf, kind);
       if (cfg.problems.length > 0) {
-        for (const p of cfg.problems) this.error("SW1005", p, `${p.message}.`);
+        for (const p of cfg.problems) this.error("SW1005", p, sentence(p.message));
         return;
       }
     }
@@ -343,6 +350,11 @@ class Analyzer {
 }
 
 // ---- helpers ---------------------------------------------------------------------------
+
+/** Ends a message with a full stop unless it already ends with punctuation. */
+function sentence(message: string): string {
+  return /[.?!]$/.test(message) ? message : `${message}.`;
+}
 
 function hasAsync(tsi: typeof ts, fn: ts.FunctionLikeDeclaration): boolean {
   return (tsi.getModifiers(fn) ?? []).some((m) => m.kind === tsi.SyntaxKind.AsyncKeyword);

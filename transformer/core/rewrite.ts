@@ -118,7 +118,14 @@ export function rewriteFile(
         : f.updateMethodDeclaration(fn, fn.modifiers, fn.asteriskToken, fn.name, fn.questionToken, fn.typeParameters, fn.parameters, fn.type, body);
     }
     if (t.form === "wrap") {
-      const fn = tsi.visitEachChild(t.fn, visitor, context);
+      let fn = tsi.visitEachChild(t.fn, visitor, context);
+      // An inline tag (`= /** @step */ async () => ...`) sits in the trivia of the `async`
+      // keyword; a fresh keyword keeps it from being printed a second time inside the call.
+      const mods = fn.modifiers?.map((m) => f.createModifier(m.kind as ts.ModifierSyntaxKind));
+      fn = tsi.isArrowFunction(fn)
+        ? f.updateArrowFunction(fn, mods, fn.typeParameters, fn.parameters, fn.type, fn.equalsGreaterThanToken, fn.body)
+        : f.updateFunctionExpression(fn, mods, fn.asteriskToken, fn.name, fn.typeParameters, fn.parameters, fn.type, fn.body);
+      tsi.setTextRange(fn, { pos: t.fn.getStart(sf), end: t.fn.end });
       const call = f.createCallExpression(helper(op.kind), undefined, [fn, configObject(op)]);
       return tsi.setOriginalNode(tsi.setTextRange(call, node), node);
     }
