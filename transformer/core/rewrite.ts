@@ -80,7 +80,13 @@ export function rewriteFile(
   const registerStatement = (op: Operation) => {
     const path = op.register!.path;
     const args: ts.Expression[] = [f.createStringLiteral(op.kind), f.createStringLiteral(op.id!), pathExpression(path)];
-    if (path.length > 1) args.push(pathExpression(path.slice(0, -1)));
+    const owner = path.length > 1 ? pathExpression(path.slice(0, -1)) : undefined;
+    if (owner) args.push(owner);
+    // The workflow's own options (maxRecoveryAttempts) travel with its registration.
+    if (op.entries.length > 0) {
+      if (!owner) args.push(f.createVoidZero());
+      args.push(f.createObjectLiteralExpression(op.entries.map((e) => f.createPropertyAssignment(e.key, literal(e.value)))));
+    }
     return f.createExpressionStatement(f.createCallExpression(helper("register"), undefined, args));
   };
 
