@@ -112,7 +112,35 @@ function isPlainObject(value: unknown): value is Record<string, unknown> {
   return proto === Object.prototype || proto === null;
 }
 
+/**
+ * True when JSON alone round-trips the value: no undefined, BigInt, Date, Map, Set,
+ * class instance, error, non-finite number or -0 anywhere in it. Such values (most step
+ * results) skip superjson's walk; the stored text is what superjson would write.
+ */
+function isPlainJSON(value: unknown): boolean {
+  switch (typeof value) {
+    case "string":
+    case "boolean":
+      return true;
+    case "number":
+      return Number.isFinite(value) && !Object.is(value, -0);
+    case "object": {
+      if (value === null) return true;
+      if (Array.isArray(value)) {
+        for (let i = 0; i < value.length; i++) if (!(i in value) || !isPlainJSON(value[i])) return false;
+        return true;
+      }
+      if (!isPlainObject(value)) return false;
+      for (const key in value) if (!isPlainJSON(value[key])) return false;
+      return true;
+    }
+    default:
+      return false;
+  }
+}
+
 export function serialize(value: unknown): string {
+  if (isPlainJSON(value)) return `{"json":${JSON.stringify(value)}}`;
   return superjson.stringify(encodeErrors(value));
 }
 
@@ -120,7 +148,9 @@ export function serialize(value: unknown): string {
 export function deserialize(text: string | null | undefined, where: string): unknown {
   if (text === null || text === undefined) return undefined;
   try {
-    return decodeErrors(superjson.parse(text));
+    const envelope = JSON.parse(text) as { json: unknown; meta?: unknown };
+    const value = envelope.meta === undefined ? envelope.json : superjson.deserialize(envelope as never);
+    return text.includes(ERROR_MARK) ? decodeErrors(value) : value;
   } catch (cause) {
     throw new DeserializationError(
       `Cannot read the value recorded for ${where}: ${(cause as Error).message}. ` +

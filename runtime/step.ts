@@ -5,7 +5,7 @@
  * with the run).
  */
 import type { StepConfig } from "./config.js";
-import { frames, type Frame, type WorkflowRun } from "./context.js";
+import { frames, type Frame, type StepStatus, type WorkflowRun } from "./context.js";
 import { MaxStepRetriesError, NonDeterminismError, NonRetryableError, StepTimeoutError } from "./errors.js";
 import { currentExecutor, requireExecutor } from "./executor.js";
 import { consoleLogger } from "./logger.js";
@@ -139,14 +139,18 @@ async function attempt<T>(
   const errors: unknown[] = [];
   let intervalSeconds = config.intervalSeconds;
   for (let attemptNumber = 1; ; attemptNumber++) {
-    const controller = new AbortController();
-    const stepFrame: Frame = {
-      ...frame,
-      invocation: undefined,
-      step: { stepID: config.name, functionID, status: { currentAttempt: attemptNumber, maxAttempts, signal: controller.signal } },
+    // Made only when a timeout needs it or the step reads its signal: most steps never do.
+    let controller: AbortController | undefined = config.timeoutMS === undefined ? undefined : new AbortController();
+    const status: StepStatus = {
+      currentAttempt: attemptNumber,
+      maxAttempts,
+      get signal() {
+        return (controller ??= new AbortController()).signal;
+      },
     };
+    const stepFrame: Frame = { ...frame, invocation: undefined, step: { stepID: config.name, functionID, status } };
     try {
-      const value = await frames.run(stepFrame, () => withTimeout(config, controller, body));
+      const value = await frames.run(stepFrame, () => withTimeout(config, controller!, body));
       return { value, attempts: attemptNumber };
     } catch (error) {
       errors.push(error);
