@@ -5,7 +5,7 @@
 import type * as ts from "typescript";
 import type { SwDiagnostic } from "./diagnostics.js";
 import { buildManifest, findDuplicates, type IdEntry, type Manifest } from "./ids.js";
-import { analyzeFile, type FileAnalysis } from "./markers.js";
+import { analyzeFile, mightContainMarkers, PACKAGE, type FileAnalysis } from "./markers.js";
 import { emitsCommonJS, rewriteFile } from "./rewrite.js";
 
 export { analyzeFile, mightContainMarkers, type FileAnalysis, type Operation } from "./markers.js";
@@ -32,9 +32,19 @@ export function analyzeProgram(
 ): ProgramAnalysis {
   const checker = program.getTypeChecker();
   const files = new Map<ts.SourceFile, FileAnalysis>();
-  for (const sf of program.getSourceFiles()) {
-    if (sf.isDeclarationFile || program.isSourceFileFromExternalLibrary(sf)) continue;
-    const a = analyzeFile(tsi, sf, { checker });
+  const own = program.getSourceFiles().filter((sf) => !sf.isDeclarationFile && !program.isSourceFileFromExternalLibrary(sf));
+  // A user's module that mentions the package may re-export a marker under another name;
+  // files importing it are analysed even if they never mention "stepwise" themselves.
+  const mentions = new Set(own.filter((sf) => sf.text.includes(PACKAGE)));
+  const importsFromMentioning = (sf: ts.SourceFile) =>
+    mentions.size > 0 &&
+    sf.statements.some((st) => {
+      if (!(tsi.isImportDeclaration(st) || tsi.isExportDeclaration(st)) || !st.moduleSpecifier) return false;
+      const target = checker.getSymbolAtLocation(st.moduleSpecifier)?.valueDeclaration;
+      return !!target && tsi.isSourceFile(target) && mentions.has(target);
+    });
+  for (const sf of own) {
+    const a = analyzeFile(tsi, sf, { checker, force: !mightContainMarkers(sf.text, true) && importsFromMentioning(sf) });
     if (a.operations.length > 0 || a.diagnostics.length > 0) files.set(sf, a);
   }
   return collect(files, displayName);

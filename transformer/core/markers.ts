@@ -56,11 +56,13 @@ export interface FileAnalysis {
 export interface AnalyzeOptions {
   /** Resolves marker calls through symbols (aliases, re-exports). Without it, imports are matched by name. */
   checker?: ts.TypeChecker;
+  /** Analyse even when the text test finds nothing (the file imports a module that re-exports markers). */
+  force?: boolean;
 }
 
 export function analyzeFile(tsi: typeof ts, sf: ts.SourceFile, opts: AnalyzeOptions = {}): FileAnalysis {
   const result: FileAnalysis = { sf, operations: [], diagnostics: [], ids: [] };
-  if (sf.isDeclarationFile || !mightContainMarkers(sf.text, !!opts.checker)) return result;
+  if (sf.isDeclarationFile || !(opts.force || mightContainMarkers(sf.text, !!opts.checker))) return result;
   const a = new Analyzer(tsi, sf, result, opts);
   a.findTags();
   a.findMarkerCalls();
@@ -296,11 +298,21 @@ class Analyzer {
 
   findMarkerCalls(): void {
     const tsi = this.tsi;
-    const byName = this.opts.checker ? undefined : importedMarkers(tsi, this.sf);
+    const checker = this.opts.checker;
+    const byName = checker ? undefined : importedMarkers(tsi, this.sf);
     if (byName && byName.names.size === 0 && byName.namespaces.size === 0) return;
+    // A marker reaches a file only through an import, so only callees named like a marker or
+    // like an imported binding are worth asking the checker about.
+    const imported = checker ? importedNames(tsi, this.sf) : undefined;
+    const worthResolving = (callee: ts.Expression) =>
+      tsi.isIdentifier(callee)
+        ? imported!.has(callee.text)
+        : tsi.isPropertyAccessExpression(callee) && KINDS.includes(callee.name.text as OperationKind);
     const visit = (node: ts.Node): void => {
       if (tsi.isCallExpression(node)) {
-        const kind = this.opts.checker ? markerKindBySymbol(tsi, this.opts.checker, node.expression) : markerKindByImport(tsi, byName!, node.expression);
+        const kind = checker
+          ? worthResolving(node.expression) ? markerKindBySymbol(tsi, checker, node.expression) : undefined
+          : markerKindByImport(tsi, byName!, node.expression);
         if (kind) this.classifyMarker(kind, node);
       }
       tsi.forEachChild(node, visit);
@@ -408,6 +420,19 @@ function variableReference(tsi: typeof ts, decl: ts.VariableDeclaration): { stat
   const stmt = decl.parent?.parent;
   if (!tsi.isIdentifier(decl.name) || !stmt || !tsi.isVariableStatement(stmt)) return undefined;
   return { statement: stmt, path: [decl.name.text] };
+}
+
+/** Local names bound by the file's import declarations. */
+function importedNames(tsi: typeof ts, sf: ts.SourceFile): Set<string> {
+  const names = new Set<string>();
+  for (const st of sf.statements) {
+    if (tsi.isImportEqualsDeclaration(st)) names.add(st.name.text);
+    if (!tsi.isImportDeclaration(st) || !st.importClause) continue;
+    const { name, namedBindings } = st.importClause;
+    if (name) names.add(name.text);
+    if (namedBindings && tsi.isNamedImports(namedBindings)) for (const el of namedBindings.elements) names.add(el.name.text);
+  }
+  return names;
 }
 
 /** Marker imports of a file, for resolution without a type checker. */
