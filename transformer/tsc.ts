@@ -6,13 +6,14 @@
  *   "manifest": "stepwise.manifest.json"   write the manifest (path relative to the tsconfig)
  */
 import type * as ts from "typescript";
+import type { TS } from "./core/ts.js";
 import { writeFileSync, mkdirSync } from "node:fs";
 import { dirname, relative, resolve, sep } from "node:path";
 import { analyzeProgram, createBeforeTransformer, toTsDiagnostic, type ProgramAnalysis } from "./core/index.js";
 
 /** What ts-patch passes a "program" pattern transformer (declared here so users need no ts-patch types). */
 export interface TransformerExtras {
-  ts: typeof ts;
+  ts: TS;
   addDiagnostic: (diag: ts.Diagnostic) => number;
   removeDiagnostic?: (index: number) => void;
   diagnostics?: readonly ts.Diagnostic[];

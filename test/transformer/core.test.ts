@@ -27,9 +27,8 @@ describe("files without markers", () => {
       const opts = readOptions(dir);
       const a = compile(files, opts);
       const b = compile(files, opts, true);
-      for (const [n, text] of files) {
-        const sf = ts.createSourceFile(n, text, ts.ScriptTarget.Latest, true);
-        if (analyzeFile(ts, sf).operations.length > 0) continue;
+      for (const n of files.keys()) {
+        if (a.rewritten.has(n)) continue;
         expect(a.outputs.get(n), `${name}/${n}`).toBe(b.outputs.get(n));
         checked++;
       }

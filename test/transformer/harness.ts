@@ -14,7 +14,7 @@ import ts from "typescript";
 import { existsSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import stepwiseTransformer from "../../transformer/tsc.js";
-import { createBeforeTransformer, formatDiagnostic, type SwDiagnostic } from "../../transformer/core/index.js";
+import { analyzeFile, analyzeProgram, createBeforeTransformer, formatDiagnostic, type SwDiagnostic } from "../../transformer/core/index.js";
 
 export const FIXTURES = join(import.meta.dirname, "fixtures");
 const ROOT = "/proj";
@@ -36,6 +36,8 @@ export interface FixtureOptions {
 export interface FixtureResult {
   outputs: Map<string, string>;
   diagnostics: string[];
+  /** Input files the analysis found something to rewrite in. */
+  rewritten: Set<string>;
 }
 
 export function fixtureNames(): string[] {
@@ -115,12 +117,16 @@ export function compile(files: Map<string, string>, opts: FixtureOptions = {}, p
     const { line, character } = d.file!.getLineAndCharacterOfPosition(d.start!);
     return `${d.file!.fileName.slice(ROOT.length + 1)}(${line + 1},${character + 1}): error TS${d.code}: ${ts.flattenDiagnosticMessageText(d.messageText, "\n")}`;
   });
-  return { outputs, diagnostics };
+  const rewritten = new Set(
+    [...analyzeProgram(ts, program).files.values()].filter((a) => a.operations.length > 0).map((a) => a.sf.fileName.slice(ROOT.length + 1)),
+  );
+  return { outputs, diagnostics, rewritten };
 }
 
 function transpile(files: Map<string, string>, opts: FixtureOptions, plain: boolean): FixtureResult {
   const outputs = new Map<string, string>();
   const diagnostics: string[] = [];
+  const rewritten = new Set<string>();
   for (const [name, text] of files) {
     const found: SwDiagnostic[] = [];
     let sf: ts.SourceFile | undefined;
@@ -141,9 +147,10 @@ function transpile(files: Map<string, string>, opts: FixtureOptions, plain: bool
       transformers: { before },
     });
     outputs.set(name, out.outputText);
+    if (analyzeFile(ts, ts.createSourceFile(name, text, ts.ScriptTarget.Latest, true)).operations.length > 0) rewritten.add(name);
     for (const d of found) diagnostics.push(formatDiagnostic(d, sf!, name));
   }
-  return { outputs, diagnostics };
+  return { outputs, diagnostics, rewritten };
 }
 
 export function runFixture(name: string): { actual: FixtureResult; dir: string; files: Map<string, string> } {

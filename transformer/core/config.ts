@@ -4,6 +4,7 @@
  * (runtime/config.ts), so compile time and run time agree on keys, types and ranges.
  */
 import type * as ts from "typescript";
+import type { TS } from "./ts.js";
 import { CONFIG_SCHEMA, checkValue, suggestKey, type OperationKind } from "../../runtime/config.js";
 
 export type Literal = string | number | boolean;
@@ -37,7 +38,7 @@ const LITERAL_HINT = "a tag config may only hold literals (numbers, strings, tru
  * Returns undefined when the tag has no config.
  */
 export function parseTagConfig(
-  tsi: typeof ts,
+  tsi: TS,
   text: string,
   afterTag: number,
   commentEnd: number,
@@ -98,7 +99,7 @@ function findClosingBrace(text: string, open: number, limit: number): number {
  * config argument a non-literal value is left for the runtime to check.
  */
 export function checkObjectLiteral(
-  tsi: typeof ts,
+  tsi: TS,
   obj: ts.ObjectLiteralExpression,
   sf: ts.SourceFile,
   kind: OperationKind,
@@ -141,7 +142,7 @@ export function checkObjectLiteral(
   return result;
 }
 
-function literalValue(tsi: typeof ts, e: ts.Expression): Literal | undefined {
+function literalValue(tsi: TS, e: ts.Expression): Literal | undefined {
   while (tsi.isParenthesizedExpression(e)) e = e.expression;
   if (tsi.isStringLiteral(e) || tsi.isNoSubstitutionTemplateLiteral(e)) return e.text;
   if (tsi.isNumericLiteral(e)) return Number(e.text);

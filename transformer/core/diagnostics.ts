@@ -3,6 +3,7 @@
  * the language service) converts it to its own form; the core never prints.
  */
 import type * as ts from "typescript";
+import type { TS } from "./ts.js";
 
 export type SwCode = "SW1003" | "SW1005" | "SW1006" | "SW1007";
 
@@ -43,7 +44,7 @@ export function messageText(d: SwDiagnostic): string {
 
 /** Converts to a ts.Diagnostic; `getFile` maps a file name back to the program's source file. */
 export function toTsDiagnostic(
-  tsi: typeof ts,
+  tsi: TS,
   d: SwDiagnostic,
   getFile: (fileName: string) => ts.SourceFile | undefined,
 ): ts.Diagnostic {

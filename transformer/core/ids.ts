@@ -4,12 +4,13 @@
  * renames functions or a bundler that moves them cannot change it.
  */
 import type * as ts from "typescript";
+import type { TS } from "./ts.js";
 import type { OperationKind } from "../../runtime/config.js";
 import type { Literal } from "./config.js";
 import { describePlace, type SwDiagnostic } from "./diagnostics.js";
 
 /** The printable name of a declaration name, or undefined when it has none we can spell. */
-export function nameText(tsi: typeof ts, name: ts.Node | undefined): string | undefined {
+export function nameText(tsi: TS, name: ts.Node | undefined): string | undefined {
   if (!name) return undefined;
   if (tsi.isIdentifier(name) || tsi.isPrivateIdentifier(name)) return name.text;
   if (tsi.isStringLiteral(name) || tsi.isNumericLiteral(name) || tsi.isNoSubstitutionTemplateLiteral(name)) return name.text;
@@ -25,7 +26,7 @@ export function nameText(tsi: typeof ts, name: ts.Node | undefined): string | un
  * functions, and the const or property an object literal or class expression is assigned to.
  * `Orders.charge` for a method `charge` of class `Orders`.
  */
-export function containerPath(tsi: typeof ts, node: ts.Node): string[] {
+export function containerPath(tsi: TS, node: ts.Node): string[] {
   const path: string[] = [];
   for (let cur = node.parent; cur && !tsi.isSourceFile(cur); cur = cur.parent) {
     let name: string | undefined;
@@ -47,7 +48,7 @@ export function containerPath(tsi: typeof ts, node: ts.Node): string[] {
   return path;
 }
 
-export function qualifiedName(tsi: typeof ts, node: ts.Node, own: string): string {
+export function qualifiedName(tsi: TS, node: ts.Node, own: string): string {
   return [...containerPath(tsi, node), own].join(".");
 }
 

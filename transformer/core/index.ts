@@ -3,6 +3,7 @@
  * file as the compiler emits it. Hosts only convert diagnostics and wire the factory in.
  */
 import type * as ts from "typescript";
+import type { TS } from "./ts.js";
 import type { SwDiagnostic } from "./diagnostics.js";
 import { buildManifest, findDuplicates, type IdEntry, type Manifest } from "./ids.js";
 import { analyzeFile, mightContainMarkers, PACKAGE, type FileAnalysis } from "./markers.js";
@@ -26,7 +27,7 @@ export interface ProgramAnalysis {
  * package are parsed further, so a large project with few steps pays little.
  */
 export function analyzeProgram(
-  tsi: typeof ts,
+  tsi: TS,
   program: ts.Program,
   displayName: (fileName: string) => string = (f) => f,
 ): ProgramAnalysis {
@@ -51,7 +52,7 @@ export function analyzeProgram(
 }
 
 /** The same over files without a program (transpile-only hosts): duplicates only within these files. */
-export function analyzeFiles(tsi: typeof ts, sources: readonly ts.SourceFile[], displayName?: (f: string) => string): ProgramAnalysis {
+export function analyzeFiles(tsi: TS, sources: readonly ts.SourceFile[], displayName?: (f: string) => string): ProgramAnalysis {
   const files = new Map<ts.SourceFile, FileAnalysis>();
   for (const sf of sources) files.set(sf, analyzeFile(tsi, sf));
   return collect(files, displayName);
@@ -68,7 +69,7 @@ function collect(files: Map<ts.SourceFile, FileAnalysis>, displayName: (f: strin
  * analysed on the way, by import, without a checker.
  */
 export function createBeforeTransformer(
-  tsi: typeof ts,
+  tsi: TS,
   analysis: ProgramAnalysis | undefined,
   onFileDiagnostics?: (sf: ts.SourceFile, diagnostics: SwDiagnostic[]) => void,
 ): ts.TransformerFactory<ts.SourceFile> {

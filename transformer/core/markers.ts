@@ -7,6 +7,7 @@
  * tsc skips parsing most JSDoc, so the JSDoc API finds nothing in a real build.
  */
 import type * as ts from "typescript";
+import type { TS } from "./ts.js";
 import type { OperationKind } from "../../runtime/config.js";
 import { checkObjectLiteral, parseTagConfig, type ConfigEntry, type Literal, type ParsedConfig } from "./config.js";
 import { diag, type SwDiagnostic } from "./diagnostics.js";
@@ -60,7 +61,7 @@ export interface AnalyzeOptions {
   force?: boolean;
 }
 
-export function analyzeFile(tsi: typeof ts, sf: ts.SourceFile, opts: AnalyzeOptions = {}): FileAnalysis {
+export function analyzeFile(tsi: TS, sf: ts.SourceFile, opts: AnalyzeOptions = {}): FileAnalysis {
   const result: FileAnalysis = { sf, operations: [], diagnostics: [], ids: [] };
   if (sf.isDeclarationFile || !(opts.force || mightContainMarkers(sf.text, !!opts.checker))) return result;
   const a = new Analyzer(tsi, sf, result, opts);
@@ -81,7 +82,7 @@ interface TagComment {
 class Analyzer {
   private readonly text: string;
   constructor(
-    private readonly tsi: typeof ts,
+    private readonly tsi: TS,
     private readonly sf: ts.SourceFile,
     private readonly out: FileAnalysis,
     private readonly opts: AnalyzeOptions,
@@ -368,16 +369,16 @@ function sentence(message: string): string {
   return /[.?!]$/.test(message) ? message : `${message}.`;
 }
 
-function hasAsync(tsi: typeof ts, fn: ts.FunctionLikeDeclaration): boolean {
+function hasAsync(tsi: TS, fn: ts.FunctionLikeDeclaration): boolean {
   return (tsi.getModifiers(fn) ?? []).some((m) => m.kind === tsi.SyntaxKind.AsyncKeyword);
 }
 
-function isStatic(tsi: typeof ts, node: ts.Declaration): boolean {
+function isStatic(tsi: TS, node: ts.Declaration): boolean {
   return (tsi.getCombinedModifierFlags(node) & tsi.ModifierFlags.Static) !== 0;
 }
 
 /** Up through parentheses and type assertions around an expression. */
-function skipOuter(tsi: typeof ts, node: ts.Node): ts.Node {
+function skipOuter(tsi: TS, node: ts.Node): ts.Node {
   let cur = node;
   while (
     cur.parent &&
@@ -388,21 +389,21 @@ function skipOuter(tsi: typeof ts, node: ts.Node): ts.Node {
 }
 
 /** Down through parentheses and type assertions. */
-function skipInner(tsi: typeof ts, e: ts.Expression): ts.Expression {
+function skipInner(tsi: TS, e: ts.Expression): ts.Expression {
   while (tsi.isParenthesizedExpression(e) || tsi.isAsExpression(e) || tsi.isSatisfiesExpression(e) || tsi.isTypeAssertionExpression(e) || tsi.isNonNullExpression(e))
     e = e.expression;
   return e;
 }
 
 /** How code after a class can reach it: `Orders` for a declaration, the const for a class expression. */
-function classReference(tsi: typeof ts, cls: ts.ClassLikeDeclaration): { statement: ts.Statement; path: string[] } | undefined {
+function classReference(tsi: TS, cls: ts.ClassLikeDeclaration): { statement: ts.Statement; path: string[] } | undefined {
   if (tsi.isClassDeclaration(cls)) return cls.name ? { statement: cls, path: [cls.name.text] } : undefined;
   const holder = skipOuter(tsi, cls).parent;
   return holder && tsi.isVariableDeclaration(holder) ? variableReference(tsi, holder) : undefined;
 }
 
 /** How code after an object literal can reach it: `Obj` or `Obj.nested` when it sits in a const. */
-function objectReference(tsi: typeof ts, obj: ts.Node): { statement: ts.Statement; path: string[] } | undefined {
+function objectReference(tsi: TS, obj: ts.Node): { statement: ts.Statement; path: string[] } | undefined {
   const path: string[] = [];
   let cur = skipOuter(tsi, obj);
   while (cur.parent && tsi.isPropertyAssignment(cur.parent)) {
@@ -416,14 +417,14 @@ function objectReference(tsi: typeof ts, obj: ts.Node): { statement: ts.Statemen
   return base && { statement: base.statement, path: [...base.path, ...path] };
 }
 
-function variableReference(tsi: typeof ts, decl: ts.VariableDeclaration): { statement: ts.Statement; path: string[] } | undefined {
+function variableReference(tsi: TS, decl: ts.VariableDeclaration): { statement: ts.Statement; path: string[] } | undefined {
   const stmt = decl.parent?.parent;
   if (!tsi.isIdentifier(decl.name) || !stmt || !tsi.isVariableStatement(stmt)) return undefined;
   return { statement: stmt, path: [decl.name.text] };
 }
 
 /** Local names bound by the file's import declarations. */
-function importedNames(tsi: typeof ts, sf: ts.SourceFile): Set<string> {
+function importedNames(tsi: TS, sf: ts.SourceFile): Set<string> {
   const names = new Set<string>();
   for (const st of sf.statements) {
     if (tsi.isImportEqualsDeclaration(st)) names.add(st.name.text);
@@ -441,7 +442,7 @@ interface ImportedMarkers {
   namespaces: Set<string>;
 }
 
-function importedMarkers(tsi: typeof ts, sf: ts.SourceFile): ImportedMarkers {
+function importedMarkers(tsi: TS, sf: ts.SourceFile): ImportedMarkers {
   const names = new Map<string, OperationKind>();
   const namespaces = new Set<string>();
   for (const st of sf.statements) {
@@ -458,7 +459,7 @@ function importedMarkers(tsi: typeof ts, sf: ts.SourceFile): ImportedMarkers {
   return { names, namespaces };
 }
 
-function markerKindByImport(tsi: typeof ts, m: ImportedMarkers, callee: ts.Expression): OperationKind | undefined {
+function markerKindByImport(tsi: TS, m: ImportedMarkers, callee: ts.Expression): OperationKind | undefined {
   if (tsi.isIdentifier(callee)) return m.names.get(callee.text);
   if (tsi.isPropertyAccessExpression(callee) && tsi.isIdentifier(callee.expression) && m.namespaces.has(callee.expression.text)) {
     const name = callee.name.text as OperationKind;
@@ -472,7 +473,7 @@ function markerKindByImport(tsi: typeof ts, m: ImportedMarkers, callee: ts.Expre
  * through the user's own module) to an import or export of a marker from "stepwise".
  * A local function that happens to be called `step` is not an alias, so it never matches.
  */
-function markerKindBySymbol(tsi: typeof ts, checker: ts.TypeChecker, callee: ts.Expression): OperationKind | undefined {
+function markerKindBySymbol(tsi: TS, checker: ts.TypeChecker, callee: ts.Expression): OperationKind | undefined {
   if (tsi.isPropertyAccessExpression(callee)) {
     const name = callee.name.text as OperationKind;
     if (!KINDS.includes(name) || !tsi.isIdentifier(callee.expression)) return undefined;
@@ -491,7 +492,7 @@ function markerKindBySymbol(tsi: typeof ts, checker: ts.TypeChecker, callee: ts.
   return undefined;
 }
 
-function aliasChain(tsi: typeof ts, checker: ts.TypeChecker, sym: ts.Symbol): ts.Declaration[] {
+function aliasChain(tsi: TS, checker: ts.TypeChecker, sym: ts.Symbol): ts.Declaration[] {
   const decls: ts.Declaration[] = [];
   let s: ts.Symbol | undefined = sym;
   for (let i = 0; s && s.flags & tsi.SymbolFlags.Alias && i < 16; i++) {
@@ -501,7 +502,7 @@ function aliasChain(tsi: typeof ts, checker: ts.TypeChecker, sym: ts.Symbol): ts
   return decls;
 }
 
-function fromPackage(tsi: typeof ts, d: ts.Node): boolean {
+function fromPackage(tsi: TS, d: ts.Node): boolean {
   for (let cur: ts.Node | undefined = d; cur; cur = cur.parent) {
     if ((tsi.isImportDeclaration(cur) || tsi.isExportDeclaration(cur)) && cur.moduleSpecifier)
       return tsi.isStringLiteral(cur.moduleSpecifier) && cur.moduleSpecifier.text === PACKAGE;

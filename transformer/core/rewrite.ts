@@ -13,6 +13,7 @@
  * declaration, hoisted.
  */
 import type * as ts from "typescript";
+import type { TS } from "./ts.js";
 import type { Literal } from "./config.js";
 import { PACKAGE, type FileAnalysis, type Operation } from "./markers.js";
 
@@ -24,7 +25,7 @@ export interface RewriteOptions {
 }
 
 /** Whether tsc will emit this file as CommonJS, so the helper import is a require(). */
-export function emitsCommonJS(tsi: typeof ts, sf: ts.SourceFile, options: ts.CompilerOptions): boolean {
+export function emitsCommonJS(tsi: TS, sf: ts.SourceFile, options: ts.CompilerOptions): boolean {
   // Internal but stable since 5.6; it knows about .cts/.mts and package.json "type".
   const worker = (tsi as unknown as { getEmitModuleFormatOfFileWorker?: (sf: ts.SourceFile, o: ts.CompilerOptions) => ts.ModuleKind })
     .getEmitModuleFormatOfFileWorker;
@@ -35,7 +36,7 @@ export function emitsCommonJS(tsi: typeof ts, sf: ts.SourceFile, options: ts.Com
 }
 
 export function rewriteFile(
-  tsi: typeof ts,
+  tsi: TS,
   analysis: FileAnalysis,
   context: ts.TransformationContext,
   opts: RewriteOptions,
@@ -182,6 +183,6 @@ export function rewriteFile(
   return f.updateSourceFile(sf, [...statements.slice(0, prologue), helperImport, ...statements.slice(prologue)]);
 }
 
-function isDirective(tsi: typeof ts, st: ts.Statement): boolean {
+function isDirective(tsi: TS, st: ts.Statement): boolean {
   return tsi.isExpressionStatement(st) && tsi.isStringLiteral(st.expression);
 }
