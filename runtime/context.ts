@@ -6,7 +6,7 @@
  */
 import { AsyncLocalStorage } from "node:async_hooks";
 import type { Queryable } from "./sysdb/driver.js";
-import type { OperationRow } from "./sysdb/system-database.js";
+import type { OperationRow, QueuePlacement } from "./sysdb/system-database.js";
 
 export interface StepStatus {
   /** 1 for the first attempt. */
@@ -28,6 +28,8 @@ export interface WorkflowRun {
    * system database failing): the run must then stay PENDING, not end in ERROR.
    */
   parked?: Error;
+  /** Set when the run is cancelled: it stops at its next durable operation. */
+  cancelled?: boolean;
 }
 
 export interface StepFrame {
@@ -42,7 +44,9 @@ export interface Invocation {
   /** Return a handle instead of waiting for the result. */
   wantHandle: boolean;
   /** Resume this recorded run. */
-  recover?: { workflowID: string; operations: OperationRow[] };
+  recover?: { workflowID: string; operations: OperationRow[]; queueName?: string | null };
+  /** Enqueue the run instead of starting it. */
+  queue?: QueuePlacement;
   consumed: boolean;
 }
 

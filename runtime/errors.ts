@@ -110,6 +110,11 @@ export class DeserializationError extends StepwiseError {
   override name = "DeserializationError";
 }
 
+/** A value cannot be stored faithfully (a function, a promise, an unregistered class instance...). */
+export class SerializationError extends StepwiseError {
+  override name = "SerializationError";
+}
+
 /** A step, workflow or marker was defined with an invalid config. */
 export class ConfigError extends StepwiseError {
   override name = "ConfigError";
@@ -120,6 +125,29 @@ export class WorkflowNotFoundError extends StepwiseError {
   override name = "WorkflowNotFoundError";
   constructor(readonly workflowID: string) {
     super(`No workflow with ID '${workflowID}' is recorded in the system database.`);
+  }
+}
+
+/** A run was enqueued with a deduplication ID that a run still waiting or running in that queue has. */
+export class QueueDeduplicatedError extends StepwiseError {
+  override name = "QueueDeduplicatedError";
+  constructor(
+    readonly workflowID: string,
+    readonly queueName: string,
+    readonly deduplicationID: string,
+  ) {
+    super(
+      `Workflow '${workflowID}' was not enqueued: queue '${queueName}' already holds a run with deduplication ID ` +
+        `'${deduplicationID}'. It can be reused once that run ends.`,
+    );
+  }
+}
+
+/** The workflow was cancelled; it stops at its next durable operation. */
+export class WorkflowCancelledError extends StepwiseError {
+  override name = "WorkflowCancelledError";
+  constructor(readonly workflowID: string) {
+    super(`Workflow '${workflowID}' was cancelled.`);
   }
 }
 
@@ -138,6 +166,9 @@ export const RUNTIME_ERROR_CLASSES: Record<string, new (...args: never[]) => Err
   SchemaVersionError,
   DatabaseConnectionError,
   DeserializationError,
+  SerializationError,
   ConfigError,
   WorkflowNotFoundError,
+  QueueDeduplicatedError,
+  WorkflowCancelledError,
 };

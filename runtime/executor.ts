@@ -3,7 +3,10 @@
  * flight here, and recovery. `Stepwise.launch()` creates the one instance.
  */
 import { ConfigError, StepwiseError } from "./errors.js";
+import type { WorkflowRun } from "./context.js";
 import { consoleLogger, type LogLevel, type Logger } from "./logger.js";
+import { Notifier } from "./notifier.js";
+import { AppDatabase, sameDatabase } from "./sysdb/app-database.js";
 import { openPGlite } from "./sysdb/pglite.js";
 import { openPostgres } from "./sysdb/pg.js";
 import { SystemDatabase } from "./sysdb/system-database.js";
@@ -22,11 +25,36 @@ export interface LaunchConfig {
   logLevel?: LogLevel;
   /** Size of the Postgres connection pool (default 10). */
   maxConnections?: number;
+  /**
+   * The queues this process dequeues from, by name or Queue. Default: every queue
+   * defined in the process. `[]` makes a process that only enqueues (a web server, the CLI).
+   */
+  listenQueues?: (string | { name: string })[];
+  /**
+   * A Postgres connection string for the application database, where `@transaction`
+   * functions run. Default: the system database (then a transaction and its checkpoint
+   * commit together). A separate one gets a pool of its own (`maxConnections` too) and
+   * a small table `stepwise_app.transaction_outputs`.
+   */
+  applicationDatabaseUrl?: string;
+}
+
+export interface RunningWorkflow {
+  name: string;
+  promise: Promise<unknown>;
+  run?: WorkflowRun;
+  queueName?: string | null;
 }
 
 export class Executor {
   /** Result promises of the runs executing in this process, by workflow ID. */
-  readonly running = new Map<string, { name: string; promise: Promise<unknown> }>();
+  readonly running = new Map<string, RunningWorkflow>();
+  /** Wake-ups from NOTIFY: messages, events, cancellations, queue slots. */
+  readonly notifier = new Notifier();
+  /** Stops background work (queue dispatch) at shutdown. */
+  readonly stopHooks: (() => Promise<void> | void)[] = [];
+  /** The application database when it is not the system database; undefined when they are one. */
+  appdb: AppDatabase | undefined;
 
   constructor(
     readonly sysdb: SystemDatabase,
@@ -40,6 +68,12 @@ export class Executor {
     if (config.maxConnections !== undefined && !(Number.isInteger(config.maxConnections) && config.maxConnections > 0)) {
       throw new ConfigError(`launch option 'maxConnections' must be a whole number above 0, got ${config.maxConnections}`);
     }
+    const appUrl = config.applicationDatabaseUrl;
+    if (appUrl !== undefined && (typeof appUrl !== "string" || appUrl === "")) {
+      throw new ConfigError(
+        `launch option 'applicationDatabaseUrl' must be a Postgres connection string; leave it out to use the system database`,
+      );
+    }
     const driver = url
       ? await openPostgres(url, { maxConnections: config.maxConnections })
       : await openPGlite(config.dataDir ?? process.env.STEPWISE_DATA_DIR ?? ".stepwise");
@@ -50,12 +84,35 @@ export class Executor {
       await sysdb.close().catch(() => {});
       throw error;
     }
+    let appdb: AppDatabase | undefined;
+    if (appUrl !== undefined && !(url !== undefined && sameDatabase(appUrl, url))) {
+      try {
+        appdb = await AppDatabase.open(appUrl, { maxConnections: config.maxConnections });
+      } catch (error) {
+        await sysdb.close().catch(() => {});
+        throw error;
+      }
+      logger.debug(`transactions run on the application database (${appdb.description})`);
+    }
     const executorID = config.executorID ?? process.env.STEPWISE_EXECUTOR_ID ?? "local";
-    return new Executor(sysdb, executorID, logger);
+    const executor = new Executor(sysdb, executorID, logger);
+    executor.appdb = appdb;
+    try {
+      await executor.notifier.listen(driver);
+    } catch (error) {
+      await executor.shutdown().catch(() => {});
+      throw error;
+    }
+    return executor;
   }
 
   async shutdown(): Promise<void> {
-    await this.sysdb.close();
+    for (const stop of this.stopHooks.splice(0)) await stop();
+    try {
+      await this.appdb?.close();
+    } finally {
+      await this.sysdb.close();
+    }
   }
 }
 

@@ -1,6 +1,7 @@
 /** The public API of `stepwise`: the runtime, the markers and the errors. */
 export { Stepwise, type StartWorkflowOptions, type StepInfo } from "./stepwise.js";
 export { step, workflow, transaction, __stepwise } from "./markers.js";
+export { Queue, type QueueOptions } from "./queue.js";
 export type { StepConfig, WorkflowConfig, TransactionConfig, IsolationLevel } from "./config.js";
 export type { LaunchConfig } from "./executor.js";
 export type { Logger, LogLevel } from "./logger.js";
@@ -21,4 +22,7 @@ export {
   DatabaseConnectionError,
   DeserializationError,
   ConfigError,
+  SerializationError,
+  QueueDeduplicatedError,
+  WorkflowCancelledError,
 } from "./errors.js";

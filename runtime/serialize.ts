@@ -5,7 +5,7 @@
  * class is one of the runtime's own or was registered with `registerErrorClass`.
  */
 import superjson from "superjson";
-import { DeserializationError, RUNTIME_ERROR_CLASSES } from "./errors.js";
+import { DeserializationError, RUNTIME_ERROR_CLASSES, SerializationError } from "./errors.js";
 
 type ErrorClass = new (...args: never[]) => Error;
 
@@ -32,9 +32,78 @@ export function registerErrorClass(cls: ErrorClass, name: string = cls.name): vo
   errorClasses.set(name, cls);
 }
 
+const registeredClasses = new Set<unknown>();
+
 /** Makes instances of this class round-trip through checkpoints (fields only; methods come from the class). */
 export function registerClass(cls: new (...args: never[]) => unknown, name: string = cls.name): void {
   superjson.registerClass(cls as never, name);
+  registeredClasses.add(cls);
+}
+
+/**
+ * Why a value cannot be stored faithfully, or undefined when it can: functions, symbols,
+ * promises, weak collections, and instances of unregistered classes with methods would
+ * come back as something else. The same things the compiler's SW1004 reports.
+ */
+export function unserializableReason(value: unknown, path: string, seen = new Set<unknown>()): string | undefined {
+  switch (typeof value) {
+    case "function":
+      return `${path} is a function`;
+    case "symbol":
+      return `${path} is a symbol`;
+    case "object": {
+      if (value === null || seen.has(value)) return undefined;
+      seen.add(value);
+      if (value instanceof Promise || typeof (value as { then?: unknown }).then === "function") return `${path} is a promise`;
+      if (value instanceof WeakMap || value instanceof WeakSet || value instanceof WeakRef) {
+        return `${path} is a ${value.constructor.name}, which cannot be read back`;
+      }
+      if (value instanceof Error || value instanceof Date || value instanceof RegExp) return undefined;
+      if (value instanceof Map) {
+        for (const [k, v] of value) {
+          const reason = unserializableReason(k, `${path} key`, seen) ?? unserializableReason(v, `${path}.get(${String(k)})`, seen);
+          if (reason) return reason;
+        }
+        return undefined;
+      }
+      if (value instanceof Set) {
+        for (const v of value) {
+          const reason = unserializableReason(v, `${path} element`, seen);
+          if (reason) return reason;
+        }
+        return undefined;
+      }
+      if (ArrayBuffer.isView(value)) return undefined;
+      if (Array.isArray(value)) {
+        for (let i = 0; i < value.length; i++) {
+          const reason = unserializableReason(value[i], `${path}[${i}]`, seen);
+          if (reason) return reason;
+        }
+        return undefined;
+      }
+      const proto = Object.getPrototypeOf(value);
+      if (proto !== Object.prototype && proto !== null && !registeredClasses.has(proto.constructor)) {
+        const methods = Object.getOwnPropertyNames(proto).filter((k) => k !== "constructor");
+        if (methods.length > 0) {
+          return `${path} is an instance of class ${proto.constructor?.name ?? "(anonymous)"}, whose methods would be lost; register it with Stepwise.registerClass or store plain data`;
+        }
+      }
+      for (const [k, v] of Object.entries(value)) {
+        const reason = unserializableReason(v, `${path}.${k}`, seen);
+        if (reason) return reason;
+      }
+      return undefined;
+    }
+    default:
+      return undefined;
+  }
+}
+
+/** serialize, refusing values that would not come back as they went in. */
+export function serializeStrict(value: unknown, what: string): string {
+  const reason = unserializableReason(value, what);
+  if (reason) throw new SerializationError(`Cannot store ${what}: ${reason}.`);
+  return serialize(value);
 }
 
 const ERROR_MARK = "$stepwiseError";

@@ -6,7 +6,7 @@
  */
 import type { StepConfig } from "./config.js";
 import { frames, type Frame, type StepStatus, type WorkflowRun } from "./context.js";
-import { MaxStepRetriesError, NonDeterminismError, NonRetryableError, StepTimeoutError } from "./errors.js";
+import { MaxStepRetriesError, NonDeterminismError, NonRetryableError, StepTimeoutError, StepwiseError, WorkflowCancelledError } from "./errors.js";
 import { currentExecutor, requireExecutor } from "./executor.js";
 import { consoleLogger } from "./logger.js";
 import { deserialize, deserializeError, serialize, serializeError } from "./serialize.js";
@@ -39,7 +39,17 @@ export function runStep<T>(config: ResolvedStepConfig, body: () => Promise<T>): 
   const frame = frames.getStore();
   // A step called by a step is part of the outer step: no checkpoint, no retries of its own.
   if (frame?.step) return body();
+  // Its retries and checkpoint cannot take part in the database transaction's rollback.
+  if (frame?.transaction) {
+    return Promise.reject(
+      new StepwiseError(
+        `SW1001: step '${config.name}' was called inside transaction '${frame.transaction.name}'. ` +
+          `A transaction cannot call a step: call the step from the workflow body, before or after the transaction.`,
+      ),
+    );
+  }
   const run = frame?.workflow;
+  if (run?.cancelled) return Promise.reject(new WorkflowCancelledError(run.workflowID));
   if (!run) {
     return attempt(config, frame, undefined, body).then(
       (outcome) => outcome.value,

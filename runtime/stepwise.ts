@@ -13,11 +13,29 @@ import { deserialize, deserializeError, registerClass, registerErrorClass } from
 import type { Queryable } from "./sysdb/driver.js";
 import type { WorkflowFilter } from "./sysdb/system-database.js";
 import { currentSql } from "./transaction.js";
-import { handleFor, recoverPending, toStatus, type WorkflowHandle, type WorkflowStatus } from "./workflow.js";
+import { getEvent, now, randomUUID, recv, send, setEvent, sleep } from "./messaging.js";
+import { Queue, QueueDispatcher } from "./queue.js";
+import {
+  cancelWorkflow,
+  forkWorkflow,
+  handleFor,
+  onCancelNotification,
+  recoverPending,
+  resumeWorkflow,
+  toStatus,
+  type WorkflowHandle,
+  type WorkflowStatus,
+} from "./workflow.js";
 
 export interface StartWorkflowOptions {
   /** The run's ID, and its idempotency key: starting an ID that exists returns that run. */
   workflowID?: string;
+  /** Enqueue the run on this queue instead of starting it now. */
+  queue?: Queue | string;
+  /** With `queue`: refuse (QueueDeduplicatedError) while a run with this ID waits or runs in that queue. */
+  deduplicationID?: string;
+  /** With `queue`: lower runs first (default 0). */
+  priority?: number;
 }
 
 /** One recorded operation of a run, as `listWorkflowSteps` returns it. */
@@ -51,7 +69,11 @@ export class Stepwise {
     const executor = await Executor.open(config);
     setExecutor(executor);
     executor.logger.debug(`launched on the ${executor.sysdb.description} as executor '${executor.executorID}'`);
+    executor.notifier.onCancel = (key) => onCancelNotification(executor, key);
     if (config.recover !== false) await recoverPending(executor, [executor.executorID]);
+    const dispatcher = new QueueDispatcher(executor, config.listenQueues);
+    executor.stopHooks.push(() => dispatcher.stop());
+    dispatcher.start();
   }
 
   /** Closes the system database. Runs still in flight stay PENDING and resume at the next launch. */
@@ -74,8 +96,22 @@ export class Stepwise {
           `or wrap it with workflow(fn, { name }).`,
       );
     }
+    if ((options.deduplicationID !== undefined || options.priority !== undefined) && options.queue === undefined) {
+      throw new ConfigError("startWorkflow: deduplicationID and priority apply to queued runs; give a queue too.");
+    }
+    if (options.priority !== undefined && !Number.isInteger(options.priority)) {
+      throw new ConfigError(`startWorkflow: priority must be a whole number, got ${options.priority}`);
+    }
+    const queue =
+      options.queue === undefined
+        ? undefined
+        : {
+            queueName: typeof options.queue === "string" ? options.queue : options.queue.name,
+            deduplicationID: options.deduplicationID,
+            priority: options.priority,
+          };
     return (...args) => {
-      const invocation = { workflowID: options.workflowID, wantHandle: true, consumed: false };
+      const invocation = { workflowID: options.workflowID, wantHandle: true, consumed: false, queue };
       const frame = frames.getStore();
       return frames.run({ ...frame, invocation }, () =>
         Promise.resolve(registered.fn.apply(registered.thisArg, args as unknown as never[])),
@@ -115,7 +151,44 @@ export class Stepwise {
     });
   }
 
-  /** Resumes the PENDING runs of these executors in this process (default: this executor's). */
+  /** Cancels a run that has not ended: it stops at its next durable operation, wherever it runs. */
+  static cancelWorkflow(workflowID: string): Promise<boolean> {
+    return cancelWorkflow(requireExecutor(), workflowID);
+  }
+
+  /**
+   * Resumes a cancelled or parked run from its last recorded step: in this process when
+   * it has the workflow, else by whichever executor has it (through the internal queue).
+   */
+  static resumeWorkflow<T = unknown>(workflowID: string): Promise<WorkflowHandle<T>> {
+    return resumeWorkflow(requireExecutor(), workflowID) as Promise<WorkflowHandle<T>>;
+  }
+
+  /**
+   * Runs a recorded workflow again as a new run with the same inputs: outcomes recorded
+   * before `fromFunctionID` are kept, everything from there runs anew.
+   */
+  static forkWorkflow<T = unknown>(
+    workflowID: string,
+    fromFunctionID: number,
+    options: { newWorkflowID?: string } = {},
+  ): Promise<WorkflowHandle<T>> {
+    return forkWorkflow(requireExecutor(), workflowID, fromFunctionID, options) as Promise<WorkflowHandle<T>>;
+  }
+
+  static send = send;
+  static recv = recv;
+  static setEvent = setEvent;
+  static getEvent = getEvent;
+  static sleep = sleep;
+  static now = now;
+  static randomUUID = randomUUID;
+
+  /**
+   * Resumes the PENDING runs of these executors (default: this one's): here when this
+   * process has the workflow, else through the internal queue. Use it to take over the
+   * runs of an executor that is gone.
+   */
   static async recoverPendingWorkflows(executorIDs?: string[]): Promise<WorkflowHandle[]> {
     const executor = requireExecutor();
     const ids = await recoverPending(executor, executorIDs ?? [executor.executorID]);

@@ -9,15 +9,23 @@ import {
   DeserializationError,
   NonDeterminismError,
   StepwiseError,
+  WorkflowCancelledError,
   WorkflowConflictError,
   WorkflowNotFoundError,
   WorkflowNotRegisteredError,
 } from "./errors.js";
 import { requireExecutor, type Executor } from "./executor.js";
 import { workflowByName } from "./registry.js";
-import { deserialize, deserializeError, serialize, serializeError } from "./serialize.js";
+import { deserialize, deserializeError, serialize, serializeError, serializeStrict } from "./serialize.js";
 import { materialize, sleep } from "./step.js";
-import type { OperationRow, WorkflowRow, WorkflowState } from "./sysdb/system-database.js";
+import {
+  channelKey,
+  INTERNAL_QUEUE,
+  type OperationRow,
+  type QueuePlacement,
+  type WorkflowRow,
+  type WorkflowState,
+} from "./sysdb/system-database.js";
 
 export interface WorkflowStatus {
   workflowID: string;
@@ -80,6 +88,7 @@ class Handle<T> implements WorkflowHandle<T> {
               `fix the cause${row.recoveryError ? ` (${row.recoveryError})` : ""} and resume it.`,
           );
         case "PENDING":
+        case "ENQUEUED":
           await sleep(delay);
       }
     }
@@ -114,14 +123,14 @@ export function runWorkflow(name: string, args: ArrayLike<unknown>, body: () => 
 
   let handle: Promise<WorkflowHandle<unknown>>;
   if (invocation?.recover) {
-    const { workflowID, operations } = invocation.recover;
+    const { workflowID, operations, queueName } = invocation.recover;
     const run: WorkflowRun = {
       workflowID,
       name,
       nextFunctionID: 0,
-      recorded: new Map(operations.map((op) => [op.functionID, op])),
+      recorded: operations.length ? new Map(operations.map((op) => [op.functionID, op])) : undefined,
     };
-    begin(executor, run, body);
+    begin(executor, run, body, queueName);
     handle = Promise.resolve(new Handle(workflowID));
   } else {
     const parent = frame?.workflow;
@@ -139,10 +148,10 @@ export function runWorkflow(name: string, args: ArrayLike<unknown>, body: () => 
       const workflowID = recorded?.childWorkflowID ?? invocation?.workflowID ?? `${parent.workflowID}-${functionID}`;
       handle = (async () => {
         if (!recorded) await recordChild(executor, parent, functionID, name, workflowID);
-        return start(executor, name, values, workflowID, body);
+        return start(executor, name, values, workflowID, body, invocation?.queue);
       })();
     } else {
-      handle = start(executor, name, values, invocation?.workflowID ?? randomUUID(), body);
+      handle = start(executor, name, values, invocation?.workflowID ?? randomUUID(), body, invocation?.queue);
     }
   }
   return invocation?.wantHandle ? handle : handle.then((h) => h.getResult());
@@ -174,20 +183,20 @@ async function start(
   args: unknown[],
   workflowID: string,
   body: () => Promise<unknown>,
+  queue?: QueuePlacement,
 ): Promise<WorkflowHandle<unknown>> {
   const local = executor.running.get(workflowID);
   if (local) {
     if (local.name !== name) throw new WorkflowConflictError(workflowID, local.name, name);
     return new Handle(workflowID);
   }
-  const outcome = await executor.sysdb.insertWorkflow({
-    workflowID,
-    name,
-    inputs: serialize(args),
-    executorID: executor.executorID,
-  });
+  const outcome = await executor.sysdb.insertWorkflow(
+    { workflowID, name, inputs: serializeStrict(args, `the inputs of workflow '${name}'`), executorID: executor.executorID },
+    queue,
+  );
   if (outcome.created) {
-    begin(executor, { workflowID, name, nextFunctionID: 0, recorded: undefined }, body);
+    // A queued run waits for a dequeuer (in this process or another) to start it.
+    if (!queue) begin(executor, { workflowID, name, nextFunctionID: 0, recorded: undefined }, body);
     return new Handle(workflowID);
   }
   const existing = outcome.existing;
@@ -195,15 +204,15 @@ async function start(
   // Ours, PENDING and not running here: an earlier process was interrupted. Go on with it
   // now (from its recorded inputs) rather than wait for the next launch's recovery.
   if (existing.status === "PENDING" && existing.executorID === executor.executorID && !executor.running.has(workflowID)) {
-    await resumeRun(executor, existing);
+    await resumeRun(executor, existing, "recover");
   }
   return new Handle(workflowID);
 }
 
 /** Executes a run in this process and tracks it until it ends. */
-function begin(executor: Executor, run: WorkflowRun, body: () => Promise<unknown>): void {
+function begin(executor: Executor, run: WorkflowRun, body: () => Promise<unknown>, queueName?: string | null): void {
   const promise = execute(executor, run, body);
-  const entry = { name: run.name, promise };
+  const entry = { name: run.name, promise, run, queueName };
   executor.running.set(run.workflowID, entry);
   const done = () => {
     if (executor.running.get(run.workflowID) === entry) executor.running.delete(run.workflowID);
@@ -219,6 +228,7 @@ async function execute(executor: Executor, run: WorkflowRun, body: () => Promise
     value = await frames.run({ workflow: run }, body);
   } catch (error) {
     if (run.parked) return park(executor, run, run.parked);
+    if (run.cancelled) throw new WorkflowCancelledError(run.workflowID);
     const text = serializeError(error);
     await sysdb.completeWorkflow(run.workflowID, "ERROR", null, text);
     throw deserializeError(text, where);
@@ -237,13 +247,26 @@ async function park(executor: Executor, run: WorkflowRun, reason: Error): Promis
 }
 
 /**
- * Resumes a recorded PENDING run in this process: calls its registered workflow again
- * with the recorded inputs, replaying recorded operations. Returns false when the run
- * cannot be resumed here (the reason is recorded on the run, which stays PENDING).
+ * How a recorded run came to be resumed here: found PENDING by recovery (its owner is
+ * claimed and the attempt counted), dequeued (already claimed by the dequeue), or
+ * reopened by resume/fork (claimed by that).
  */
-export async function resumeRun(executor: Executor, row: WorkflowRow): Promise<boolean> {
+export type ResumeMode = "recover" | "dequeued" | "reopened";
+
+/**
+ * Resumes a recorded run in this process: calls its registered workflow again with the
+ * recorded inputs, replaying recorded operations. Returns false when the run is not
+ * running here afterwards (the reason is recorded on the run, which stays PENDING, or
+ * the run was handed to a queue).
+ */
+export async function resumeRun(executor: Executor, row: WorkflowRow, mode: ResumeMode): Promise<boolean> {
   if (executor.running.has(row.workflowID)) return true;
   const { sysdb, logger } = executor;
+  // A queued run goes back to its queue, so that its queue's limits still hold.
+  if (mode === "recover" && row.queueName) {
+    await sysdb.requeue(row.workflowID, row.executorID, INTERNAL_QUEUE);
+    return false;
+  }
   const entry = workflowByName(row.name);
   if (!entry) {
     const error = new WorkflowNotRegisteredError(row.workflowID, row.name);
@@ -251,16 +274,18 @@ export async function resumeRun(executor: Executor, row: WorkflowRow): Promise<b
     await sysdb.setRecoveryError(row.workflowID, `${error.name}: ${error.message}`);
     return false;
   }
-  const attempts = await sysdb.claimForRecovery(row.workflowID, executor.executorID);
-  if (attempts === 0) return false; // It ended meanwhile.
-  const maxAttempts = entry.config.maxRecoveryAttempts ?? 100;
-  if (attempts > maxAttempts) {
-    await sysdb.setStatus(row.workflowID, "MAX_RECOVERY_ATTEMPTS_EXCEEDED", "PENDING");
-    logger.error(
-      `workflow ${row.workflowID} (${row.name}) was recovered ${attempts - 1} times without finishing; ` +
-        `parked as MAX_RECOVERY_ATTEMPTS_EXCEEDED`,
-    );
-    return false;
+  if (mode === "recover") {
+    const attempts = await sysdb.claimForRecovery(row.workflowID, executor.executorID, row.executorID);
+    if (attempts === 0) return false; // It ended, or another executor claimed it, meanwhile.
+    const maxAttempts = entry.config.maxRecoveryAttempts ?? 100;
+    if (attempts > maxAttempts) {
+      await sysdb.setStatus(row.workflowID, "MAX_RECOVERY_ATTEMPTS_EXCEEDED", "PENDING");
+      logger.error(
+        `workflow ${row.workflowID} (${row.name}) was recovered ${attempts - 1} times without finishing; ` +
+          `parked as MAX_RECOVERY_ATTEMPTS_EXCEEDED (resume it once the cause is fixed)`,
+      );
+      return false;
+    }
   }
   let args: unknown;
   let operations: OperationRow[];
@@ -273,20 +298,89 @@ export async function resumeRun(executor: Executor, row: WorkflowRow): Promise<b
     await sysdb.setRecoveryError(row.workflowID, `${error.name}: ${error.message}`);
     return false;
   }
-  const invocation = { wantHandle: true, recover: { workflowID: row.workflowID, operations }, consumed: false };
+  const invocation = {
+    wantHandle: true,
+    recover: { workflowID: row.workflowID, operations, queueName: row.queueName },
+    consumed: false,
+  };
   await frames.run({ invocation }, () => entry.fn.apply(entry.thisArg, (args ?? []) as never[]));
   return true;
 }
 
-/** Resumes every PENDING run owned by these executors; returns the IDs now running here. */
+/**
+ * Resumes every PENDING run owned by these executors: here when this process has the
+ * workflow, else through the internal queue for an executor that has it. Returns the
+ * IDs now running here.
+ */
 export async function recoverPending(executor: Executor, executorIDs: readonly string[]): Promise<string[]> {
   const rows = await executor.sysdb.pendingWorkflows(executorIDs);
   const resumed: string[] = [];
   for (const row of rows) {
-    if (await resumeRun(executor, row)) resumed.push(row.workflowID);
+    const here = !row.queueName && workflowByName(row.name) !== undefined;
+    if (!here && row.executorID !== executor.executorID) {
+      await executor.sysdb.requeue(row.workflowID, row.executorID, INTERNAL_QUEUE);
+    } else if (await resumeRun(executor, row, "recover")) {
+      resumed.push(row.workflowID);
+    }
   }
   if (rows.length > 0) {
-    executor.logger.info(`recovery: resumed ${resumed.length} of ${rows.length} pending workflow(s)`);
+    executor.logger.info(`recovery: ${rows.length} pending workflow(s), ${resumed.length} resumed here`);
   }
   return resumed;
+}
+
+/** Cancels a run: it ends as CANCELLED and stops at its next durable operation, wherever it runs. */
+export async function cancelWorkflow(executor: Executor, workflowID: string): Promise<boolean> {
+  const local = executor.running.get(workflowID)?.run;
+  if (local) local.cancelled = true;
+  const cancelled = await executor.sysdb.cancelWorkflow(workflowID);
+  executor.notifier.wake(channelKey(workflowID));
+  return cancelled;
+}
+
+/** Sets the cancelled flag of a run of this process named by a cancel notification. */
+export function onCancelNotification(executor: Executor, key: string): void {
+  for (const { run } of executor.running.values()) {
+    if (run && channelKey(run.workflowID) === key) run.cancelled = true;
+  }
+}
+
+/**
+ * Resumes a cancelled or parked run from its last recorded step: here when this
+ * process has the workflow, else through the internal queue.
+ */
+export async function resumeWorkflow(executor: Executor, workflowID: string, options: { here?: boolean } = {}): Promise<WorkflowHandle> {
+  const recorded = await executor.sysdb.getWorkflow(workflowID);
+  if (!recorded) throw new WorkflowNotFoundError(workflowID);
+  if (executor.running.has(workflowID)) return new Handle(workflowID);
+  const here = options.here ?? workflowByName(recorded.name) !== undefined;
+  const row = await executor.sysdb.reopenWorkflow(workflowID, executor.executorID, here ? undefined : INTERNAL_QUEUE);
+  if (!row) {
+    throw new StepwiseError(`Workflow '${workflowID}' has already ended (${recorded.status}); only a run that has not ended can be resumed. Fork it to run it again.`);
+  }
+  if (here) await resumeRun(executor, row, "reopened");
+  return new Handle(workflowID);
+}
+
+/**
+ * Starts a new run of a recorded workflow with the same inputs, keeping the outcomes it
+ * recorded before `fromFunctionID` and running everything from there.
+ */
+export async function forkWorkflow(
+  executor: Executor,
+  workflowID: string,
+  fromFunctionID: number,
+  options: { newWorkflowID?: string; here?: boolean } = {},
+): Promise<WorkflowHandle> {
+  if (!Number.isInteger(fromFunctionID) || fromFunctionID < 0) {
+    throw new StepwiseError(`forkWorkflow: fromFunctionID must be a whole number, 0 or more; got ${fromFunctionID}`);
+  }
+  const recorded = await executor.sysdb.getWorkflow(workflowID);
+  if (!recorded) throw new WorkflowNotFoundError(workflowID);
+  const here = options.here ?? workflowByName(recorded.name) !== undefined;
+  const newID = options.newWorkflowID ?? randomUUID();
+  const row = await executor.sysdb.forkWorkflow(workflowID, newID, fromFunctionID, executor.executorID, here ? undefined : INTERNAL_QUEUE);
+  if (!row) throw new WorkflowNotFoundError(workflowID);
+  if (here) await resumeRun(executor, row, "reopened");
+  return new Handle(newID);
 }

@@ -22,5 +22,11 @@ export interface SqlDriver extends Queryable {
   /** Where the database is, for messages: never includes a password. */
   readonly description: string;
   transaction<T>(fn: (tx: Queryable) => Promise<T>): Promise<T>;
+  /**
+   * Calls `onPayload` for each NOTIFY on `channel` (from any process on this database).
+   * Delivery is best effort: a connection lost and re-established may miss some, which
+   * is why every waiter also re-checks the database now and then.
+   */
+  listen(channel: string, onPayload: (payload: string) => void): Promise<void>;
   close(): Promise<void>;
 }

@@ -37,6 +37,33 @@ export const MIGRATIONS: readonly (readonly string[])[] = [
     PRIMARY KEY (workflow_id, function_id)
   )`,
   ],
+  // 2: queues, messages between workflows, workflow events.
+  [
+    `ALTER TABLE stepwise.workflow_status
+       ADD COLUMN queue_name text,
+       ADD COLUMN deduplication_id text,
+       ADD COLUMN priority integer NOT NULL DEFAULT 0,
+       ADD COLUMN started_at bigint`,
+    `CREATE UNIQUE INDEX workflow_status_deduplication
+       ON stepwise.workflow_status (queue_name, deduplication_id) WHERE deduplication_id IS NOT NULL`,
+    `CREATE INDEX workflow_status_queue
+       ON stepwise.workflow_status (queue_name, status, priority, created_at) WHERE queue_name IS NOT NULL`,
+    `CREATE TABLE stepwise.notifications (
+       seq             bigserial PRIMARY KEY,
+       destination_id  text NOT NULL,
+       topic           text,
+       message         text NOT NULL,
+       created_at      bigint NOT NULL
+     )`,
+    `CREATE INDEX notifications_destination ON stepwise.notifications (destination_id, topic, seq)`,
+    `CREATE TABLE stepwise.workflow_events (
+       workflow_id  text NOT NULL,
+       key          text NOT NULL,
+       value        text NOT NULL,
+       updated_at   bigint NOT NULL,
+       PRIMARY KEY (workflow_id, key)
+     )`,
+  ],
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.length;

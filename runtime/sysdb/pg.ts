@@ -42,6 +42,7 @@ export async function openPostgres(url: string, options: { maxConnections?: numb
     );
   }
   const queryable = wrapPool(pool);
+  const listener = new Listener(url);
   return {
     kind: "postgres",
     description,
@@ -60,6 +61,75 @@ export async function openPostgres(url: string, options: { maxConnections?: numb
         client.release();
       }
     },
-    close: () => pool.end(),
+    listen: (channel, onPayload) => listener.listen(channel, onPayload),
+    async close() {
+      await listener.close();
+      await pool.end();
+    },
   };
+}
+
+/**
+ * One dedicated connection for LISTEN (a pooled connection would drop its
+ * subscriptions when released). When it is lost it reconnects with backoff and
+ * subscribes again; notifications sent meanwhile are missed, and the waiters' periodic
+ * re-check covers them.
+ */
+class Listener {
+  private client: pg.Client | undefined;
+  private connecting: Promise<pg.Client> | undefined;
+  private readonly handlers = new Map<string, ((payload: string) => void)[]>();
+  private closed = false;
+
+  constructor(private readonly url: string) {}
+
+  async listen(channel: string, onPayload: (payload: string) => void): Promise<void> {
+    const first = !this.handlers.has(channel);
+    this.handlers.set(channel, [...(this.handlers.get(channel) ?? []), onPayload]);
+    const client = await this.connect();
+    if (first) await client.query(`LISTEN ${quoteIdent(channel)}`);
+  }
+
+  private connect(): Promise<pg.Client> {
+    if (this.client) return Promise.resolve(this.client);
+    this.connecting ??= (async () => {
+      const client = new pg.Client({ connectionString: this.url });
+      client.on("notification", (n) => {
+        for (const handler of this.handlers.get(n.channel) ?? []) handler(n.payload ?? "");
+      });
+      client.on("error", () => this.lost(client));
+      client.on("end", () => this.lost(client));
+      await client.connect();
+      for (const channel of this.handlers.keys()) await client.query(`LISTEN ${quoteIdent(channel)}`);
+      this.client = client;
+      return client;
+    })().finally(() => (this.connecting = undefined));
+    return this.connecting;
+  }
+
+  private lost(client: pg.Client) {
+    if (this.client !== client) return;
+    this.client = undefined;
+    client.end().catch(() => {});
+    void this.reconnect();
+  }
+
+  private async reconnect() {
+    for (let delay = 100; !this.closed && !this.client; delay = Math.min(delay * 2, 5000)) {
+      await new Promise((r) => setTimeout(r, delay));
+      if (this.closed) return;
+      await this.connect().catch(() => {});
+    }
+  }
+
+  async close() {
+    this.closed = true;
+    const client = this.client;
+    this.client = undefined;
+    await client?.end().catch(() => {});
+  }
+}
+
+function quoteIdent(name: string): string {
+  return `"${name.replace(/"/g, '""')}"`;
 }

@@ -89,6 +89,9 @@ export async function openPGlite(dataDir: string): Promise<SqlDriver> {
     description: inMemory ? "embedded database in memory" : `embedded database in ${path.resolve(dataDir)}`,
     query: queryable.query,
     transaction: (fn) => db.transaction((tx) => fn(wrap(tx))),
+    async listen(channel, onPayload) {
+      await db.listen(channel, onPayload);
+    },
     async close() {
       try {
         await db.close();

@@ -3,11 +3,18 @@
  * drivers. The hot path is deliberately small: a fresh run writes its status row once at
  * start and once at the end, and each step is one INSERT; nothing is read before a step.
  */
-import { SchemaVersionError } from "../errors.js";
+import { createHash } from "node:crypto";
+import { QueueDeduplicatedError, SchemaVersionError } from "../errors.js";
 import type { Queryable, SqlDriver } from "./driver.js";
 import { MIGRATIONS, SCHEMA_VERSION } from "./migrations.js";
 
-export type WorkflowState = "PENDING" | "SUCCESS" | "ERROR" | "CANCELLED" | "MAX_RECOVERY_ATTEMPTS_EXCEEDED";
+export type WorkflowState =
+  | "ENQUEUED"
+  | "PENDING"
+  | "SUCCESS"
+  | "ERROR"
+  | "CANCELLED"
+  | "MAX_RECOVERY_ATTEMPTS_EXCEEDED";
 
 export interface WorkflowRow {
   workflowID: string;
@@ -21,6 +28,25 @@ export interface WorkflowRow {
   recoveryError: string | null;
   createdAt: number;
   updatedAt: number;
+  queueName: string | null;
+  deduplicationID: string | null;
+  priority: number;
+  /** When the run left its queue (or started, for a run started directly), epoch ms. */
+  startedAt: number | null;
+}
+
+/** Where and how a run waits to be dequeued. */
+export interface QueuePlacement {
+  queueName: string;
+  deduplicationID?: string;
+  priority?: number;
+}
+
+/** A queue's limits, as the dequeue statement applies them. */
+export interface QueueLimits {
+  concurrency?: number;
+  workerConcurrency?: number;
+  rateLimit?: { limitPerPeriod: number; periodSec: number };
 }
 
 export interface OperationRow {
@@ -46,10 +72,11 @@ export interface WorkflowFilter {
   offset?: number;
   /** Newest first unless false. */
   sortDesc?: boolean;
+  queueName?: string;
 }
 
 const WORKFLOW_COLUMNS = `workflow_id, name, status, inputs, output, error, executor_id,
-  recovery_attempts, recovery_error, created_at, updated_at`;
+  recovery_attempts, recovery_error, created_at, updated_at, queue_name, deduplication_id, priority, started_at`;
 const OPERATION_COLUMNS = `workflow_id, function_id, step_id, output, error, attempts,
   child_workflow_id, started_at, completed_at`;
 
@@ -66,6 +93,10 @@ const toWorkflow = (r: Record<string, unknown>): WorkflowRow => ({
   recoveryError: r.recovery_error as string | null,
   createdAt: Number(r.created_at),
   updatedAt: Number(r.updated_at),
+  queueName: (r.queue_name as string | null) ?? null,
+  deduplicationID: (r.deduplication_id as string | null) ?? null,
+  priority: Number(r.priority ?? 0),
+  startedAt: r.started_at === null || r.started_at === undefined ? null : Number(r.started_at),
 });
 
 const toOperation = (r: Record<string, unknown>): OperationRow => ({
@@ -115,21 +146,42 @@ export class SystemDatabase {
   }
 
   /**
-   * Records a new PENDING run, or returns the run already recorded under this ID
-   * (a workflow ID is an idempotency key). One round trip when the ID is new.
+   * Records a new run (PENDING, or ENQUEUED when it goes to a queue), or returns the run
+   * already recorded under this ID (a workflow ID is an idempotency key). One round trip
+   * when the ID is new.
    */
   async insertWorkflow(
     row: Pick<WorkflowRow, "workflowID" | "name" | "inputs" | "executorID">,
+    queue?: QueuePlacement,
   ): Promise<{ created: true } | { created: false; existing: WorkflowRow }> {
     const now = Date.now();
-    const inserted = await this.driver.query(
-      `INSERT INTO stepwise.workflow_status (workflow_id, name, status, inputs, executor_id, created_at, updated_at)
-       VALUES ($1, $2, 'PENDING', $3, $4, $5, $5)
-       ON CONFLICT (workflow_id) DO NOTHING`,
-      [row.workflowID, row.name, row.inputs, row.executorID, now],
-      "stepwise_insert_workflow",
-    );
-    if (inserted.rowCount === 1) return { created: true };
+    let inserted;
+    try {
+      inserted = queue
+        ? await this.driver.query(
+            `INSERT INTO stepwise.workflow_status
+               (workflow_id, name, status, inputs, executor_id, created_at, updated_at, queue_name, deduplication_id, priority)
+             VALUES ($1, $2, 'ENQUEUED', $3, $4, $5, $5, $6, $7, $8)
+             ON CONFLICT (workflow_id) DO NOTHING`,
+            [row.workflowID, row.name, row.inputs, row.executorID, now, queue.queueName, queue.deduplicationID ?? null, queue.priority ?? 0],
+          )
+        : await this.driver.query(
+            `INSERT INTO stepwise.workflow_status (workflow_id, name, status, inputs, executor_id, created_at, updated_at, started_at)
+             VALUES ($1, $2, 'PENDING', $3, $4, $5, $5, $5)
+             ON CONFLICT (workflow_id) DO NOTHING`,
+            [row.workflowID, row.name, row.inputs, row.executorID, now],
+            "stepwise_insert_workflow",
+          );
+    } catch (error) {
+      if ((error as { code?: string }).code === "23505" && queue?.deduplicationID !== undefined) {
+        throw new QueueDeduplicatedError(row.workflowID, queue.queueName, queue.deduplicationID);
+      }
+      throw error;
+    }
+    if (inserted.rowCount === 1) {
+      if (queue) await this.notify(QUEUE_CHANNEL, queue.queueName);
+      return { created: true };
+    }
     const existing = await this.getWorkflow(row.workflowID);
     if (!existing) throw new Error(`Workflow '${row.workflowID}' vanished while it was being started`);
     return { created: false, existing };
@@ -142,12 +194,17 @@ export class SystemDatabase {
     output: string | null,
     error: string | null,
   ): Promise<boolean> {
-    const result = await this.driver.query(
-      `UPDATE stepwise.workflow_status SET status = $2, output = $3, error = $4, recovery_error = NULL, updated_at = $5
-       WHERE workflow_id = $1 AND status = 'PENDING'`,
+    const result = await this.driver.query<{ queue_name: string | null }>(
+      `UPDATE stepwise.workflow_status
+       SET status = $2, output = $3, error = $4, recovery_error = NULL, deduplication_id = NULL, updated_at = $5
+       WHERE workflow_id = $1 AND status = 'PENDING'
+       RETURNING queue_name`,
       [workflowID, status, output, error, Date.now()],
       "stepwise_complete_workflow",
     );
+    // A finished queued run frees a slot: tell the dequeuers now rather than at their next poll.
+    const queueName = result.rows[0]?.queue_name;
+    if (queueName) await this.notify(QUEUE_CHANNEL, queueName);
     return result.rowCount === 1;
   }
 
@@ -214,12 +271,14 @@ export class SystemDatabase {
   }
 
   /** Counts a recovery attempt and makes this executor the run's owner; returns the new count. */
-  async claimForRecovery(workflowID: string, executorID: string): Promise<number> {
+  async claimForRecovery(workflowID: string, executorID: string, previousOwner: string): Promise<number> {
+    // Conditional on the previous owner: when two executors take over the same dead
+    // executor's runs at once, only one claims each run.
     const result = await this.driver.query<{ recovery_attempts: number }>(
       `UPDATE stepwise.workflow_status
        SET recovery_attempts = recovery_attempts + 1, executor_id = $2, updated_at = $3
-       WHERE workflow_id = $1 AND status = 'PENDING' RETURNING recovery_attempts`,
-      [workflowID, executorID, Date.now()],
+       WHERE workflow_id = $1 AND status = 'PENDING' AND executor_id = $4 RETURNING recovery_attempts`,
+      [workflowID, executorID, Date.now(), previousOwner],
     );
     return result.rows[0] ? Number(result.rows[0].recovery_attempts) : 0;
   }
@@ -250,6 +309,7 @@ export class SystemDatabase {
     };
     if (filter.status) add("status = ?", filter.status);
     if (filter.name) add("name = ?", filter.name);
+    if (filter.queueName) add("queue_name = ?", filter.queueName);
     if (filter.startTime !== undefined) add("created_at >= ?", filter.startTime);
     if (filter.endTime !== undefined) add("created_at < ?", filter.endTime);
     params.push(filter.limit ?? 100, filter.offset ?? 0);
@@ -263,9 +323,210 @@ export class SystemDatabase {
     return result.rows.map(toWorkflow);
   }
 
+  async notify(channel: string, payload: string, db: Queryable = this.driver): Promise<void> {
+    await db.query(`SELECT pg_notify($1, $2)`, [channel, payload]);
+  }
+
+  // ---- Messages and events -------------------------------------------------------
+
+  /** Queues a message for a workflow; false when no workflow has that ID. */
+  async insertMessage(db: Queryable, destinationID: string, topic: string | null, message: string): Promise<boolean> {
+    const result = await db.query(
+      `INSERT INTO stepwise.notifications (destination_id, topic, message, created_at)
+       SELECT $1, $2, $3, $4 WHERE EXISTS (SELECT 1 FROM stepwise.workflow_status WHERE workflow_id = $1)`,
+      [destinationID, topic, message, Date.now()],
+    );
+    return result.rowCount === 1;
+  }
+
+  /** Takes the oldest message for a workflow and topic (FIFO), or null when there is none. */
+  async takeMessage(db: Queryable, destinationID: string, topic: string | null): Promise<string | null> {
+    const result = await db.query<{ message: string }>(
+      `DELETE FROM stepwise.notifications WHERE seq = (
+         SELECT seq FROM stepwise.notifications
+         WHERE destination_id = $1 AND topic IS NOT DISTINCT FROM $2
+         ORDER BY seq LIMIT 1 FOR UPDATE SKIP LOCKED)
+       RETURNING message`,
+      [destinationID, topic],
+    );
+    return result.rows[0]?.message ?? null;
+  }
+
+  async upsertEvent(db: Queryable, workflowID: string, key: string, value: string): Promise<void> {
+    await db.query(
+      `INSERT INTO stepwise.workflow_events (workflow_id, key, value, updated_at) VALUES ($1, $2, $3, $4)
+       ON CONFLICT (workflow_id, key) DO UPDATE SET value = EXCLUDED.value, updated_at = EXCLUDED.updated_at`,
+      [workflowID, key, value, Date.now()],
+    );
+  }
+
+  async getEvent(workflowID: string, key: string): Promise<string | null> {
+    const result = await this.driver.query<{ value: string }>(
+      `SELECT value FROM stepwise.workflow_events WHERE workflow_id = $1 AND key = $2`,
+      [workflowID, key],
+    );
+    return result.rows[0]?.value ?? null;
+  }
+
+  // ---- Queues --------------------------------------------------------------------
+
+  /**
+   * Moves up to the free capacity of a queue from ENQUEUED to PENDING, owned by this
+   * executor, and returns those runs. Dequeuers of one queue take turns (an advisory
+   * lock per queue), so the counts they read cannot go stale between count and claim:
+   * the concurrency limits hold across any number of processes. Rows are picked with
+   * FOR UPDATE SKIP LOCKED.
+   */
+  async dequeue(queueName: string, executorID: string, limits: QueueLimits, localRunning: number): Promise<WorkflowRow[]> {
+    return this.driver.transaction(async (tx) => {
+      await tx.query(`SELECT pg_advisory_xact_lock(hashtext($1))`, [`stepwise.queue.${queueName}`]);
+      const now = Date.now();
+      let capacity = Number.MAX_SAFE_INTEGER;
+      if (limits.concurrency !== undefined || limits.workerConcurrency !== undefined) {
+        const counts = await tx.query<{ running: number; mine: number }>(
+          `SELECT count(*) AS running, count(*) FILTER (WHERE executor_id = $2) AS mine
+           FROM stepwise.workflow_status WHERE queue_name = $1 AND status = 'PENDING'`,
+          [queueName, executorID],
+        );
+        const running = Number(counts.rows[0]!.running);
+        const mine = Math.max(Number(counts.rows[0]!.mine), localRunning);
+        if (limits.concurrency !== undefined) capacity = Math.min(capacity, limits.concurrency - running);
+        if (limits.workerConcurrency !== undefined) capacity = Math.min(capacity, limits.workerConcurrency - mine);
+      }
+      if (limits.rateLimit) {
+        const recent = await tx.query<{ n: number }>(
+          `SELECT count(*) AS n FROM stepwise.workflow_status
+           WHERE queue_name = $1 AND status <> 'ENQUEUED' AND started_at >= $2`,
+          [queueName, now - limits.rateLimit.periodSec * 1000],
+        );
+        capacity = Math.min(capacity, limits.rateLimit.limitPerPeriod - Number(recent.rows[0]!.n));
+      }
+      if (capacity <= 0) return [];
+      const picked = await tx.query(
+        `UPDATE stepwise.workflow_status SET status = 'PENDING', executor_id = $2, started_at = $3, updated_at = $3
+         WHERE workflow_id IN (
+           SELECT workflow_id FROM stepwise.workflow_status
+           WHERE queue_name = $1 AND status = 'ENQUEUED'
+           ORDER BY priority, created_at, workflow_id
+           LIMIT $4 FOR UPDATE SKIP LOCKED)
+         RETURNING ${WORKFLOW_COLUMNS}`,
+        [queueName, executorID, now, Math.min(capacity, 1000)],
+      );
+      return picked.rows.map(toWorkflow).sort((a, b) => a.priority - b.priority || a.createdAt - b.createdAt);
+    });
+  }
+
+  /**
+   * Puts a PENDING run back in a queue, for any executor listening to it to pick up:
+   * its own queue if it has one, else `fallbackQueue`. Its recorded steps stay.
+   */
+  async requeue(workflowID: string, previousOwner: string, fallbackQueue: string): Promise<boolean> {
+    const result = await this.driver.query<{ queue_name: string }>(
+      `UPDATE stepwise.workflow_status
+       SET status = 'ENQUEUED', queue_name = coalesce(queue_name, $4), started_at = NULL, updated_at = $2
+       WHERE workflow_id = $1 AND status = 'PENDING' AND executor_id = $3
+       RETURNING queue_name`,
+      [workflowID, Date.now(), previousOwner, fallbackQueue],
+    );
+    if (result.rows[0]) await this.notify(QUEUE_CHANNEL, result.rows[0].queue_name);
+    return result.rowCount === 1;
+  }
+
+  // ---- Management ----------------------------------------------------------------
+
+  /** Cancels a run that has not ended; returns whether it did. */
+  async cancelWorkflow(workflowID: string): Promise<boolean> {
+    const result = await this.driver.query(
+      `UPDATE stepwise.workflow_status SET status = 'CANCELLED', deduplication_id = NULL, updated_at = $2
+       WHERE workflow_id = $1 AND status IN ('PENDING', 'ENQUEUED')`,
+      [workflowID, Date.now()],
+    );
+    if (result.rowCount === 1) await this.notify(CANCEL_CHANNEL, channelKey(workflowID));
+    return result.rowCount === 1;
+  }
+
+  /**
+   * Makes a cancelled or parked run (or one still PENDING or ENQUEUED) runnable again,
+   * with its recovery count reset: PENDING and owned by `executorID`, or, when
+   * `intoQueue` is given, ENQUEUED there for whichever executor dequeues it.
+   */
+  async reopenWorkflow(workflowID: string, executorID: string, intoQueue?: string): Promise<WorkflowRow | null> {
+    const now = Date.now();
+    const result = intoQueue
+      ? await this.driver.query(
+          `UPDATE stepwise.workflow_status
+           SET status = 'ENQUEUED', queue_name = $4, executor_id = $2, recovery_attempts = 0, recovery_error = NULL,
+               started_at = NULL, updated_at = $3
+           WHERE workflow_id = $1 AND status IN ('CANCELLED', 'MAX_RECOVERY_ATTEMPTS_EXCEEDED', 'PENDING', 'ENQUEUED')
+           RETURNING ${WORKFLOW_COLUMNS}`,
+          [workflowID, executorID, now, intoQueue],
+        )
+      : await this.driver.query(
+          `UPDATE stepwise.workflow_status
+           SET status = 'PENDING', executor_id = $2, recovery_attempts = 0, recovery_error = NULL, updated_at = $3,
+               started_at = coalesce(started_at, $3)
+           WHERE workflow_id = $1 AND status IN ('CANCELLED', 'MAX_RECOVERY_ATTEMPTS_EXCEEDED', 'PENDING', 'ENQUEUED')
+           RETURNING ${WORKFLOW_COLUMNS}`,
+          [workflowID, executorID, now],
+        );
+    if (intoQueue && result.rowCount === 1) await this.notify(QUEUE_CHANNEL, intoQueue);
+    return result.rows[0] ? toWorkflow(result.rows[0]) : null;
+  }
+
+  /**
+   * A new run of the same workflow and inputs that keeps the operations recorded before
+   * `fromFunctionID`: ENQUEUED in `intoQueue` (or PENDING for `executorID` without one).
+   */
+  async forkWorkflow(
+    workflowID: string,
+    newWorkflowID: string,
+    fromFunctionID: number,
+    executorID: string,
+    intoQueue?: string,
+  ): Promise<WorkflowRow | null> {
+    const row = await this.driver.transaction(async (tx) => {
+      const now = Date.now();
+      const inserted = await tx.query(
+        `INSERT INTO stepwise.workflow_status
+           (workflow_id, name, status, inputs, executor_id, created_at, updated_at, started_at, queue_name)
+         SELECT $2, name, $5, inputs, $3, $4::bigint, $4::bigint, CASE WHEN $6::text IS NULL THEN $4::bigint END, $6
+         FROM stepwise.workflow_status WHERE workflow_id = $1
+         RETURNING ${WORKFLOW_COLUMNS}`,
+        [workflowID, newWorkflowID, executorID, now, intoQueue ? "ENQUEUED" : "PENDING", intoQueue ?? null],
+      );
+      if (inserted.rowCount !== 1) return null;
+      await tx.query(
+        `INSERT INTO stepwise.operation_outputs (${OPERATION_COLUMNS})
+         SELECT $2, function_id, step_id, output, error, attempts, child_workflow_id, started_at, completed_at
+         FROM stepwise.operation_outputs WHERE workflow_id = $1 AND function_id < $3`,
+        [workflowID, newWorkflowID, fromFunctionID],
+      );
+      return toWorkflow(inserted.rows[0]!);
+    });
+    if (row && intoQueue) await this.notify(QUEUE_CHANNEL, intoQueue);
+    return row;
+  }
+
   close(): Promise<void> {
     return this.driver.close();
   }
+}
+
+/** NOTIFY channels. Payloads are short hashes: a channel payload is limited to 8000 bytes, IDs are not. */
+export const QUEUE_CHANNEL = "stepwise_queue";
+export const WAKE_CHANNEL = "stepwise_wake";
+export const CANCEL_CHANNEL = "stepwise_cancel";
+
+/**
+ * The queue every executor listens to (unless it listens to none): runs resumed, forked
+ * or taken over from a process that cannot run them (the CLI, an executor without that
+ * workflow) go there, and whichever executor has the workflow runs them.
+ */
+export const INTERNAL_QUEUE = "_stepwise_internal";
+
+/** The NOTIFY payload standing for a waiter's key (a workflow's inbox and topic, an event, ...). */
+export function channelKey(...parts: (string | null)[]): string {
+  return createHash("md5").update(JSON.stringify(parts)).digest("hex");
 }
 
 async function currentVersion(db: Queryable): Promise<number> {
