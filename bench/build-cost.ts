@@ -105,6 +105,7 @@ function generate(dir: string): void {
   mkdirSync(join(dir, "node_modules/@types"), { recursive: true });
   symlinkSync(REPO, join(dir, "node_modules/stepwise"));
   symlinkSync(join(REPO, "node_modules/@types/node"), join(dir, "node_modules/@types/node"));
+  writeFileSync(join(dir, "cpu-preload.cjs"), CPU_PRELOAD);
   writeFileSync(join(dir, "package.json"), JSON.stringify({ name: "bench-project", private: true, type: "module" }));
   for (let i = 0; i < FILES; i++) writeFileSync(join(dir, "src", `m${i}.ts`), i % 10 === 9 ? stepFile(i) : plainFile(i));
   const base = {
@@ -122,12 +123,22 @@ function generate(dir: string): void {
   writeFileSync(join(dir, "tsconfig.stepwise.json"), config("out-stepwise", [{ transform: "stepwise/transformer" }]));
 }
 
-function time(dir: string, compiler: string, project: string): number {
+// Wall-clock time suffers from anything else running on the machine; the compiler's own
+// CPU time (user + system, reported by a preload at exit) much less. Both are printed.
+const CPU_PRELOAD = `process.on("exit", () => { const u = process.cpuUsage(); require("fs").writeSync(2, "\\nCPU_MS " + (u.user + u.system) / 1000 + "\\n"); });`;
+
+interface Sample {
+  wall: number;
+  cpu: number;
+}
+
+function time(dir: string, compiler: string, project: string): Sample {
   const start = process.hrtime.bigint();
-  const r = spawnSync(process.execPath, [compiler, "-p", project], { cwd: dir, encoding: "utf8" });
-  const ms = Number(process.hrtime.bigint() - start) / 1e6;
+  const r = spawnSync(process.execPath, ["--require", join(dir, "cpu-preload.cjs"), compiler, "-p", project], { cwd: dir, encoding: "utf8" });
+  const wall = Number(process.hrtime.bigint() - start) / 1e6;
   if (r.status !== 0) throw new Error(`${compiler} -p ${project} failed:\n${r.stdout}${r.stderr}`);
-  return ms;
+  const cpu = Number(/CPU_MS ([\d.]+)/.exec(r.stderr)?.[1] ?? NaN);
+  return { wall, cpu };
 }
 
 function median(xs: number[]): number {
@@ -140,28 +151,29 @@ const dir = mkdtempSync(join(tmpdir(), "stepwise-build-cost-"));
 try {
   generate(dir);
   const patched = patchedTsc(dir);
-  const runs = { tsc: [] as number[], tspcPlain: [] as number[], tspcStepwise: [] as number[], patched: [] as number[] };
-  // One warm-up of each (disk cache, ts-patch's patched compiler cache), then interleaved runs.
-  time(dir, TSC, "tsconfig.plain.json");
-  time(dir, TSPC, "tsconfig.stepwise.json");
-  time(dir, patched, "tsconfig.stepwise.json");
-  for (let r = 0; r < RUNS; r++) {
-    runs.tsc.push(time(dir, TSC, "tsconfig.plain.json"));
-    runs.tspcPlain.push(time(dir, TSPC, "tsconfig.plain.json"));
-    runs.tspcStepwise.push(time(dir, TSPC, "tsconfig.stepwise.json"));
-    runs.patched.push(time(dir, patched, "tsconfig.stepwise.json"));
-  }
-  const tsc = median(runs.tsc);
-  const tspcPlain = median(runs.tspcPlain);
-  const tspcStepwise = median(runs.tspcStepwise);
-  const patchedStepwise = median(runs.patched);
+  const variants = {
+    tsc: { label: "tsc (no plugin)", compiler: TSC, project: "tsconfig.plain.json" },
+    tspcPlain: { label: "tspc (no plugin)", compiler: TSPC, project: "tsconfig.plain.json" },
+    tspc: { label: "tspc + stepwise transformer", compiler: TSPC, project: "tsconfig.stepwise.json" },
+    patched: { label: "tsc after ts-patch install + stepwise", compiler: patched, project: "tsconfig.stepwise.json" },
+  };
+  type Key = keyof typeof variants;
+  const keys = Object.keys(variants) as Key[];
+  const samples = Object.fromEntries(keys.map((k) => [k, [] as Sample[]])) as Record<Key, Sample[]>;
+  // One warm-up of each (disk cache, ts-patch's patched-compiler cache), then interleaved runs
+  // so that background load spreads over all variants alike.
+  for (const k of keys) time(dir, variants[k].compiler, variants[k].project);
+  for (let r = 0; r < RUNS; r++) for (const k of keys) samples[k].push(time(dir, variants[k].compiler, variants[k].project));
+  const med = (k: Key, f: keyof Sample) => median(samples[k].map((s) => s[f]));
   const fmt = (ms: number) => `${(ms / 1000).toFixed(2)} s`;
   console.log(`build cost: ${FILES} files (${Math.floor(FILES / 10)} with steps), median of ${RUNS} runs`);
-  console.log(`  tsc (no plugin)                ${fmt(tsc)}`);
-  console.log(`  tspc (no plugin)               ${fmt(tspcPlain)}   ${(tspcPlain / tsc).toFixed(3)}x tsc`);
-  console.log(`  tspc + stepwise transformer    ${fmt(tspcStepwise)}   ${(tspcStepwise / tsc).toFixed(3)}x tsc   (target <= 1.15x)`);
-  console.log(`  tsc after ts-patch install     ${fmt(patchedStepwise)}   ${(patchedStepwise / tsc).toFixed(3)}x tsc   (+ stepwise transformer)`);
-  console.log(`  transformer alone              ${(tspcStepwise / tspcPlain).toFixed(3)}x tspc without it`);
+  console.log(`  ${"".padEnd(40)}${"wall".padStart(8)}${"ratio".padStart(8)}${"cpu".padStart(10)}${"ratio".padStart(8)}`);
+  for (const k of keys) {
+    const row = `  ${variants[k].label.padEnd(40)}${fmt(med(k, "wall")).padStart(8)}${`${(med(k, "wall") / med("tsc", "wall")).toFixed(3)}x`.padStart(8)}` +
+      `${fmt(med(k, "cpu")).padStart(10)}${`${(med(k, "cpu") / med("tsc", "cpu")).toFixed(3)}x`.padStart(8)}`;
+    console.log(row);
+  }
+  console.log(`  target: tspc + stepwise <= 1.15x tsc; the transformer alone costs ${(med("tspc", "cpu") / med("tspcPlain", "cpu")).toFixed(3)}x tspc without it (cpu)`);
 } finally {
   rmSync(dir, { recursive: true, force: true });
 }
