@@ -100,8 +100,10 @@ class Analyzer {
   private tagComments(): TagComment[] {
     const found: TagComment[] = [];
     const text = this.text;
+    // Every "/**" is a candidate, even inside a string or another comment: attachedNode()
+    // keeps only real comments, so a stray "/**" cannot hide the tag of the next one.
     for (let pos = text.indexOf("/**"); pos >= 0; pos = text.indexOf("/**", pos + 3)) {
-      const close = text.indexOf("*/", pos + 3);
+      const close = text.indexOf("*/", pos + 2);
       if (close < 0) break;
       const body = text.slice(pos, close);
       const re = /@(step|workflow|transaction)(?![\w$-])/g;
@@ -121,7 +123,6 @@ class Analyzer {
         } else if (!first.extraTag) first.extraTag = { start: tagStart, name: m[0] };
       }
       if (first) found.push(first);
-      pos = close;
     }
     return found;
   }
@@ -150,7 +151,7 @@ class Analyzer {
           ...(tsi.getLeadingCommentRanges(this.text, next.pos) ?? []),
           ...(tsi.getTrailingCommentRanges(this.text, next.pos) ?? []),
         ];
-        return comments.some((r) => r.pos === c.pos) ? next : undefined;
+        return comments.some((r) => r.pos === c.pos && r.end === c.end) ? next : undefined;
       }
       cur = next;
     }
