@@ -186,13 +186,14 @@ export class Stepwise {
 
   /**
    * Resumes the PENDING runs of these executors (default: this one's): here when this
-   * process has the workflow, else through the internal queue. Use it to take over the
-   * runs of an executor that is gone.
+   * process has the workflow, else through a queue (a queued run goes back to its own
+   * queue). Use it to take over the runs of an executor that is gone. Returns a handle
+   * per run recovered.
    */
   static async recoverPendingWorkflows(executorIDs?: string[]): Promise<WorkflowHandle[]> {
     const executor = requireExecutor();
-    const ids = await recoverPending(executor, executorIDs ?? [executor.executorID]);
-    return ids.map((id) => handleFor(id));
+    const { resumed, queued } = await recoverPending(executor, executorIDs ?? [executor.executorID]);
+    return [...resumed, ...queued].map((id) => handleFor(id));
   }
 
   /** Runs a function as a step, here and now. `config.name` is its durable ID. */

@@ -309,24 +309,30 @@ export async function resumeRun(executor: Executor, row: WorkflowRow, mode: Resu
 
 /**
  * Resumes every PENDING run owned by these executors: here when this process has the
- * workflow, else through the internal queue for an executor that has it. Returns the
- * IDs now running here.
+ * workflow, else through a queue for an executor that has it. Returns the IDs of the
+ * runs resumed here and of those handed to a queue.
  */
-export async function recoverPending(executor: Executor, executorIDs: readonly string[]): Promise<string[]> {
+export async function recoverPending(
+  executor: Executor,
+  executorIDs: readonly string[],
+): Promise<{ resumed: string[]; queued: string[] }> {
   const rows = await executor.sysdb.pendingWorkflows(executorIDs);
   const resumed: string[] = [];
+  const queued: string[] = [];
   for (const row of rows) {
     const here = !row.queueName && workflowByName(row.name) !== undefined;
-    if (!here && row.executorID !== executor.executorID) {
-      await executor.sysdb.requeue(row.workflowID, row.executorID, INTERNAL_QUEUE);
+    if (row.queueName || (!here && row.executorID !== executor.executorID)) {
+      if (await executor.sysdb.requeue(row.workflowID, row.executorID, INTERNAL_QUEUE)) queued.push(row.workflowID);
     } else if (await resumeRun(executor, row, "recover")) {
       resumed.push(row.workflowID);
     }
   }
   if (rows.length > 0) {
-    executor.logger.info(`recovery: ${rows.length} pending workflow(s), ${resumed.length} resumed here`);
+    executor.logger.info(
+      `recovery: ${rows.length} pending workflow(s): ${resumed.length} resumed here, ${queued.length} queued`,
+    );
   }
-  return resumed;
+  return { resumed, queued };
 }
 
 /** Cancels a run: it ends as CANCELLED and stops at its next durable operation, wherever it runs. */

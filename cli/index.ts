@@ -1,0 +1,19 @@
+#!/usr/bin/env node
+/** The `stepwise` command. */
+import { Command } from "commander";
+import { registerWorkflowCommands } from "./workflows.js";
+
+const program = new Command("stepwise")
+  .description("Durable steps for TypeScript: inspect and manage workflow runs")
+  .option("--database-url <url>", "system database (default: env STEPWISE_DATABASE_URL, else the embedded database)")
+  .option("--data-dir <dir>", "folder of the embedded database (default: ./.stepwise)")
+  .showHelpAfterError();
+
+registerWorkflowCommands(program);
+
+try {
+  await program.parseAsync(process.argv);
+} catch (error) {
+  console.error(`stepwise: ${(error as Error).message}`);
+  process.exitCode = 1;
+}

@@ -1,0 +1,155 @@
+/**
+ * `stepwise workflows ...` and `stepwise recover`: the management API from a shell.
+ * The CLI runs no workflow code of its own: resume, fork and recover hand runs to the
+ * internal queue, where an executor that has the workflow picks them up.
+ */
+import type { Command } from "commander";
+import { Stepwise, type WorkflowState } from "../runtime/index.js";
+import { brief, duration, json, table, time } from "./format.js";
+
+interface ConnectionOptions {
+  databaseUrl?: string;
+  dataDir?: string;
+}
+
+const STATES: WorkflowState[] = ["ENQUEUED", "PENDING", "SUCCESS", "ERROR", "CANCELLED", "MAX_RECOVERY_ATTEMPTS_EXCEEDED"];
+
+async function withStepwise<T>(command: Command, fn: () => Promise<T>): Promise<T> {
+  const { databaseUrl, dataDir } = command.optsWithGlobals<ConnectionOptions>();
+  await Stepwise.launch({ databaseUrl, dataDir, recover: false, listenQueues: [], logLevel: "error", executorID: "stepwise-cli" });
+  try {
+    return await fn();
+  } finally {
+    await Stepwise.shutdown();
+  }
+}
+
+function parseTime(value: string): number {
+  const ms = /^\d+$/.test(value) ? Number(value) : Date.parse(value);
+  if (Number.isNaN(ms)) throw new Error(`not a time: '${value}' (use ISO 8601, like 2026-01-31T12:00:00Z, or epoch ms)`);
+  return ms;
+}
+
+export function registerWorkflowCommands(program: Command): void {
+  const workflows = program.command("workflows").description("list, inspect and manage workflow runs");
+
+  workflows
+    .command("list")
+    .description("list runs, newest first")
+    .option("--status <status>", `only runs in this state (${STATES.join(", ")})`)
+    .option("--name <name>", "only runs of this workflow")
+    .option("--queue <queue>", "only runs of this queue")
+    .option("--since <time>", "created at or after (ISO 8601 or epoch ms)")
+    .option("--until <time>", "created before (ISO 8601 or epoch ms)")
+    .option("--limit <n>", "at most this many", "20")
+    .option("--json", "print JSON")
+    .action(async (opts, command: Command) => {
+      if (opts.status && !STATES.includes(opts.status)) throw new Error(`unknown status '${opts.status}'; one of ${STATES.join(", ")}`);
+      const limit = Number(opts.limit);
+      if (!Number.isInteger(limit) || limit < 1) throw new Error(`--limit must be a whole number above 0, got '${opts.limit}'`);
+      const runs = await withStepwise(command, () =>
+        Stepwise.listWorkflows({
+          status: opts.status,
+          name: opts.name,
+          queueName: opts.queue,
+          startTime: opts.since ? parseTime(opts.since) : undefined,
+          endTime: opts.until ? parseTime(opts.until) : undefined,
+          limit,
+        }),
+      );
+      if (opts.json) return console.log(json(runs));
+      console.log(
+        table(
+          runs.map((r) => ({
+            ID: r.workflowID,
+            NAME: r.name,
+            STATUS: r.status,
+            CREATED: time(r.createdAt),
+            DURATION: r.status === "PENDING" || r.status === "ENQUEUED" ? "" : duration(r.updatedAt.getTime() - r.createdAt.getTime()),
+            NOTE: r.recoveryError ? brief(r.recoveryError, 50) : "",
+          })),
+          ["ID", "NAME", "STATUS", "CREATED", "DURATION", "NOTE"],
+        ),
+      );
+    });
+
+  workflows
+    .command("show <workflowID>")
+    .description("a run's status and, when it ended, its result or error")
+    .option("--json", "print JSON")
+    .action(async (workflowID: string, opts, command: Command) => {
+      const shown = await withStepwise(command, async () => {
+        const status = await Stepwise.getWorkflowStatus(workflowID);
+        if (!status) return undefined;
+        let outcome: { result?: unknown; error?: unknown } = {};
+        if (status.status === "SUCCESS") outcome = { result: await Stepwise.retrieveWorkflow(workflowID).getResult() };
+        if (status.status === "ERROR") outcome = { error: await Stepwise.retrieveWorkflow(workflowID).getResult().catch((e) => e) };
+        return { ...status, ...outcome };
+      });
+      if (!shown) throw new Error(`no workflow has the ID '${workflowID}'`);
+      if (opts.json) return console.log(json(shown));
+      for (const [key, value] of Object.entries(shown)) {
+        console.log(`${key.padEnd(17)} ${value instanceof Date ? time(value) : value instanceof Error ? `${value.name}: ${value.message}` : brief(value, 200)}`);
+      }
+    });
+
+  workflows
+    .command("steps <workflowID>")
+    .description("what a run recorded, operation by operation")
+    .option("--json", "print JSON")
+    .action(async (workflowID: string, opts, command: Command) => {
+      const steps = await withStepwise(command, () => Stepwise.listWorkflowSteps(workflowID));
+      if (opts.json) return console.log(json(steps));
+      console.log(
+        table(
+          steps.map((s) => ({
+            ID: String(s.functionID),
+            STEP: s.stepID,
+            OUTCOME: s.error ? `${s.error.name}: ${brief(s.error.message, 50)}` : s.childWorkflowID ? `child ${s.childWorkflowID}` : brief(s.output),
+            ATTEMPTS: String(s.attempts),
+            STARTED: time(s.startedAt),
+            DURATION: duration(s.completedAt.getTime() - s.startedAt.getTime()),
+          })),
+          ["ID", "STEP", "OUTCOME", "ATTEMPTS", "STARTED", "DURATION"],
+        ),
+      );
+    });
+
+  workflows
+    .command("cancel <workflowID>")
+    .description("cancel a run that has not ended; it stops at its next durable operation")
+    .action(async (workflowID: string, _opts, command: Command) => {
+      const cancelled = await withStepwise(command, () => Stepwise.cancelWorkflow(workflowID));
+      if (!cancelled) throw new Error(`workflow '${workflowID}' was not cancelled: it does not exist or has already ended`);
+      console.log(`cancelled ${workflowID}`);
+    });
+
+  workflows
+    .command("resume <workflowID>")
+    .description("resume a cancelled or parked run from its last recorded step (an executor with the workflow runs it)")
+    .action(async (workflowID: string, _opts, command: Command) => {
+      await withStepwise(command, () => Stepwise.resumeWorkflow(workflowID));
+      console.log(`resumed ${workflowID}: queued for an executor that has its workflow`);
+    });
+
+  workflows
+    .command("fork <workflowID>")
+    .description("run a workflow again as a new run, keeping what it recorded before a function ID")
+    .requiredOption("--from <functionID>", "the first function ID to run again (see `steps`)")
+    .option("--id <newWorkflowID>", "the new run's ID (default: a random UUID)")
+    .action(async (workflowID: string, opts, command: Command) => {
+      const from = Number(opts.from);
+      if (!Number.isInteger(from) || from < 0) throw new Error(`--from must be a function ID (0 or more), got '${opts.from}'`);
+      const handle = await withStepwise(command, () => Stepwise.forkWorkflow(workflowID, from, { newWorkflowID: opts.id }));
+      console.log(`forked ${workflowID} from function ID ${from} as ${handle.workflowID}`);
+    });
+
+  program
+    .command("recover <executorIDs...>")
+    .description("hand the PENDING runs of executors that are gone to the executors still running")
+    .action(async (executorIDs: string[], _opts, command: Command) => {
+      const handles = await withStepwise(command, () => Stepwise.recoverPendingWorkflows(executorIDs));
+      console.log(`${handles.length} pending run(s) of ${executorIDs.join(", ")} queued for the running executors`);
+      for (const handle of handles) console.log(`  ${handle.workflowID}`);
+    });
+}
