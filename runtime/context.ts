@@ -24,6 +24,12 @@ export interface WorkflowRun {
   /** What a run being replayed recorded, by function ID; undefined for a fresh run. */
   recorded: Map<number, OperationRow> | undefined;
   /**
+   * Resumed from its record (recovery, a queue, resume) rather than started here: an
+   * operation past the record may have had effects before, as a transaction that
+   * committed in a separate application database just before a crash.
+   */
+  resumed?: boolean;
+  /**
    * Set when the run cannot go on correctly (non-determinism, an unreadable row, the
    * system database failing): the run must then stay PENDING, not end in ERROR.
    */

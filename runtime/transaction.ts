@@ -78,7 +78,7 @@ export function runTransaction<T>(config: ResolvedTransactionConfig, body: () =>
     }
     // A run being recovered, on a separate application database: the transaction may have
     // committed there before the process died, without its checkpoint in the system database.
-    if (run.recorded && currentExecutor()?.appdb) return recoverThenExecute(config, run, functionID, body);
+    if (run.resumed && currentExecutor()?.appdb) return recoverThenExecute(config, run, functionID, body);
   }
   return execute(config, run, functionID, body);
 }

@@ -129,6 +129,7 @@ export function runWorkflow(name: string, args: ArrayLike<unknown>, body: () => 
       name,
       nextFunctionID: 0,
       recorded: operations.length ? new Map(operations.map((op) => [op.functionID, op])) : undefined,
+      resumed: true,
     };
     begin(executor, run, body, queueName);
     handle = Promise.resolve(new Handle(workflowID));
