@@ -64,7 +64,7 @@ export class Executor {
 
   static async open(config: LaunchConfig): Promise<Executor> {
     const logger = config.logger ?? consoleLogger(config.logLevel);
-    const url = config.databaseUrl ?? process.env.STEPWISE_DATABASE_URL;
+    const url = config.databaseUrl ?? (process.env.STEPWISE_DATABASE_URL || undefined);
     if (config.maxConnections !== undefined && !(Number.isInteger(config.maxConnections) && config.maxConnections > 0)) {
       throw new ConfigError(`launch option 'maxConnections' must be a whole number above 0, got ${config.maxConnections}`);
     }
@@ -76,7 +76,7 @@ export class Executor {
     }
     const driver = url
       ? await openPostgres(url, { maxConnections: config.maxConnections })
-      : await openPGlite(config.dataDir ?? process.env.STEPWISE_DATA_DIR ?? ".stepwise");
+      : await openPGlite(config.dataDir ?? (process.env.STEPWISE_DATA_DIR || undefined) ?? ".stepwise");
     const sysdb = new SystemDatabase(driver);
     try {
       await sysdb.migrate();
@@ -94,7 +94,7 @@ export class Executor {
       }
       logger.debug(`transactions run on the application database (${appdb.description})`);
     }
-    const executorID = config.executorID ?? process.env.STEPWISE_EXECUTOR_ID ?? "local";
+    const executorID = config.executorID ?? (process.env.STEPWISE_EXECUTOR_ID || undefined) ?? "local";
     const executor = new Executor(sysdb, executorID, logger);
     executor.appdb = appdb;
     try {

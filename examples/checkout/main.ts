@@ -3,53 +3,50 @@
  * and the step's retries get it through), send a receipt. Run it twice: the second run
  * with the same order ID executes nothing and prints the recorded result.
  *
+ * The functions are plain TypeScript tagged `@step` and `@workflow`; `npm run build`
+ * compiles them with tspc and the Stepwise transformer (examples/tsconfig.json), which
+ * turns them into durable calls with the IDs reserveStock, chargeCard, sendReceipt and
+ * checkout.
+ *
  *   npm start                    # order-1001 on the embedded database in ./.stepwise
  *   ORDER_ID=order-1002 npm start
  */
-import { Stepwise, step, workflow } from "stepwise";
+import { Stepwise } from "stepwise";
 
 let paymentCalls = 0;
 
-const reserveStock = step(
-  async (sku: string, qty: number) => {
-    const reservation = `res-${sku}-${qty}`;
-    console.log(`  ✓ reserveStock   reserved ${qty} x ${sku} (${reservation})`);
-    return reservation;
-  },
-  { name: "reserveStock" },
-);
+/** @step */
+async function reserveStock(sku: string, qty: number): Promise<string> {
+  const reservation = `res-${sku}-${qty}`;
+  console.log(`  ✓ reserveStock   reserved ${qty} x ${sku} (${reservation})`);
+  return reservation;
+}
 
-const chargeCard = step(
-  async (orderId: string, cents: number) => {
-    paymentCalls++;
-    if (paymentCalls <= 2) {
-      console.log(`  ✗ chargeCard     payment provider timed out (attempt ${Stepwise.stepStatus?.currentAttempt})`);
-      throw new Error("payment provider timed out");
-    }
-    const chargeId = `ch_${orderId}`;
-    console.log(`  ✓ chargeCard     charged ${(cents / 100).toFixed(2)} USD (${chargeId}, attempt ${Stepwise.stepStatus?.currentAttempt})`);
-    return { chargeId };
-  },
-  { name: "chargeCard", retriesAllowed: true, maxAttempts: 5, intervalSeconds: 0.2, backoffRate: 2 },
-);
+/** @step { retriesAllowed: true, maxAttempts: 5, intervalSeconds: 0.2, backoffRate: 2 } */
+async function chargeCard(orderId: string, cents: number): Promise<{ chargeId: string }> {
+  paymentCalls++;
+  if (paymentCalls <= 2) {
+    console.log(`  ✗ chargeCard     payment provider timed out (attempt ${Stepwise.stepStatus?.currentAttempt})`);
+    throw new Error("payment provider timed out");
+  }
+  const chargeId = `ch_${orderId}`;
+  console.log(`  ✓ chargeCard     charged ${(cents / 100).toFixed(2)} USD (${chargeId}, attempt ${Stepwise.stepStatus?.currentAttempt})`);
+  return { chargeId };
+}
 
-const sendReceipt = step(
-  async (orderId: string, chargeId: string) => {
-    console.log(`  ✓ sendReceipt    receipt for ${orderId} sent (${chargeId})`);
-    return `receipt-${orderId}`;
-  },
-  { name: "sendReceipt" },
-);
+/** @step */
+async function sendReceipt(orderId: string, chargeId: string): Promise<string> {
+  console.log(`  ✓ sendReceipt    receipt for ${orderId} sent (${chargeId})`);
+  return `receipt-${orderId}`;
+}
 
-const checkout = workflow(
-  async (orderId: string) => {
-    const reservation = await reserveStock("sku-1", 2);
-    const { chargeId } = await chargeCard(orderId, 1999);
-    const receipt = await sendReceipt(orderId, chargeId);
-    return { orderId, reservation, chargeId, receipt };
-  },
-  { name: "checkout" },
-);
+/** @workflow */
+async function checkout(orderId: string) {
+  const reservation = await reserveStock("sku-1", 2);
+  const { chargeId } = await chargeCard(orderId, 1999);
+  const receipt = await sendReceipt(orderId, chargeId);
+  return { orderId, reservation, chargeId, receipt };
+}
 
 const orderId = process.env.ORDER_ID ?? "order-1001";
 await Stepwise.launch({ logLevel: "error" });
