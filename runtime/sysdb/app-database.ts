@@ -73,6 +73,12 @@ export class AppDatabase {
   }
 
   async ensureSchema(): Promise<void> {
+    // CREATE SCHEMA needs the CREATE privilege even when the schema exists: a table made
+    // beforehand by an administrator is used as it is.
+    const exists = await this.driver.query<{ present: boolean }>(
+      `SELECT to_regclass('stepwise_app.transaction_outputs') IS NOT NULL AS present`,
+    );
+    if (exists.rows[0]?.present) return;
     await this.driver.transaction(async (tx) => {
       await tx.query(`SELECT pg_advisory_xact_lock(${SCHEMA_LOCK_KEY})`);
       await tx.query(`CREATE SCHEMA IF NOT EXISTS stepwise_app`);
