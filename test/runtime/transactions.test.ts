@@ -312,3 +312,39 @@ describe.skipIf(!postgres)("a separate application database on postgres", () => 
     }
   });
 });
+
+describe.skipIf(!postgres)("the embedded system database with a Postgres application database", () => {
+  let system: { dataDir?: string; cleanup(): Promise<void> };
+  let app: { databaseUrl?: string; cleanup(): Promise<void> };
+  let appClient: pg.Client;
+  const appSql = async (text: string, params: unknown[] = []) => (await appClient.query(text, params)).rows;
+
+  beforeAll(async () => {
+    system = await databases.find((d) => d.name === "pglite")!.create();
+    app = await postgres!.create();
+    appClient = new pg.Client({ connectionString: app.databaseUrl });
+    await appClient.connect();
+    await appSql(`CREATE TABLE payments (id text PRIMARY KEY, cents integer NOT NULL)`);
+    await Stepwise.launch({ dataDir: system.dataDir, applicationDatabaseUrl: app.databaseUrl, logLevel: "silent" });
+  });
+  afterAll(async () => {
+    await Stepwise.shutdown();
+    await appClient.end();
+    await system.cleanup();
+    await app.cleanup();
+  });
+
+  test("transactions run on Postgres; a committed one is adopted on recovery", async () => {
+    appRuns = 0;
+    const id = "embedded-1";
+    const expected = { database: new URL(app.databaseUrl!).pathname.slice(1), after: "after" };
+    expect(await (await Stepwise.startWorkflow(paymentFlow, { workflowID: id })(id, 300)).getResult()).toEqual(expected);
+    expect(requireExecutor().sysdb.driver.kind).toBe("pglite");
+    await sql(`DELETE FROM stepwise.operation_outputs WHERE workflow_id = $1`, [id]);
+    await sql(`UPDATE stepwise.workflow_status SET status = 'PENDING', output = NULL WHERE workflow_id = $1`, [id]);
+    await Stepwise.recoverPendingWorkflows();
+    expect(await Stepwise.retrieveWorkflow(id).getResult()).toEqual(expected);
+    expect(appRuns).toBe(1);
+    expect(await appSql(`SELECT count(*)::int AS n FROM payments WHERE id = $1`, [id])).toEqual([{ n: 1 }]);
+  });
+});
