@@ -1,0 +1,456 @@
+/**
+ * The esbuild host:
+ *
+ *   import { stepwise } from "stepwise/esbuild";
+ *   await esbuild.build({ entryPoints: ["src/main.ts"], bundle: true, plugins: [stepwise()] });
+ *
+ * An onLoad plugin over the same core as tspc. A file whose text mentions no tag and not
+ * the package is returned to esbuild untouched (the callback returns undefined), so a
+ * project with few steps pays one text test per file. A file with markers is parsed,
+ * analysed and rewritten by the core, emitted as JavaScript with an inline source map
+ * (which esbuild composes with its own, so a minified bundle still maps to the .ts line),
+ * and handed to esbuild with the "js" or "jsx" loader.
+ *
+ * TypeScript is a peer dependency, loaded on the first file that needs it.
+ */
+import type * as ts from "typescript";
+import type { Loader, Message, OnLoadResult, PartialMessage, Plugin, PluginBuild } from "esbuild";
+import { readFile } from "node:fs/promises";
+import { existsSync, mkdirSync, writeFileSync } from "node:fs";
+import { dirname, extname, isAbsolute, relative, resolve, sep } from "node:path";
+import type { TS } from "./core/ts.js";
+import {
+  analyzeFile,
+  analyzeProgram,
+  buildManifest,
+  findDuplicates,
+  messageText,
+  mightContainMarkers,
+  rewriteFile,
+  type FileAnalysis,
+  type ProgramAnalysis,
+  type SwDiagnostic,
+} from "./core/index.js";
+import type { IdEntry } from "./core/ids.js";
+
+export interface StepwiseEsbuildOptions {
+  /**
+   * Also run the rules that need the type checker (SW1004, and SW1001/SW1002 followed
+   * through helper calls), and resolve markers re-exported through your own modules.
+   * Builds one ts.Program per build from the tsconfig (reused across watch rebuilds).
+   * Default false: the syntactic rules only, no program.
+   */
+  typeCheck?: boolean;
+  /** The tsconfig for `typeCheck` (default: esbuild's `tsconfig` option, else tsconfig.json in the working directory). */
+  tsconfig?: string;
+  /** Write the manifest of the bundle's steps and workflows to this path (relative to the working directory). */
+  manifest?: string;
+  /** Also transform files under node_modules (default false: packages ship already-built code). */
+  includeNodeModules?: boolean;
+  /** The TypeScript instance to use (default: `import("typescript")`, resolved from this package). */
+  typescript?: TS;
+}
+
+const FILTER = /\.(?:[cm]?tsx?|[cm]?jsx?)$/;
+
+/** The plugin. Options: see StepwiseEsbuildOptions. */
+export function stepwise(options: StepwiseEsbuildOptions = {}): Plugin {
+  return {
+    name: "stepwise",
+    setup(build) {
+      setupStepwise(build, options);
+    },
+  };
+}
+
+export default stepwise;
+
+/** What one file's onLoad produced; kept across watch rebuilds while the text is unchanged. */
+interface FileResult {
+  text: string;
+  /** undefined: hand the file to esbuild untouched. */
+  contents?: string;
+  loader?: Loader;
+  diagnostics: SwDiagnostic[];
+  ids: IdEntry[];
+  sf?: ts.SourceFile;
+}
+
+function setupStepwise(build: PluginBuild, options: StepwiseEsbuildOptions): void {
+  const cwd = build.initialOptions.absWorkingDir ?? process.cwd();
+  const display = (f: string) => {
+    const rel = relative(cwd, f);
+    return (rel.startsWith("..") || isAbsolute(rel) ? f : rel).split(sep).join("/");
+  };
+  let tsi: TS | undefined = options.typescript;
+  const loadTs = async (): Promise<TS> => (tsi ??= await importTypeScript());
+
+  // Syntactic results by path, reused by watch rebuilds for files whose text is unchanged.
+  const cache = new Map<string, FileResult>();
+  let program: ProgramState | undefined;
+  // Per build: every ID defined by the files loaded so far, for SW1006 across the bundle.
+  let ids = new Map<string, IdEntry>();
+  let sources = new Map<string, ts.SourceFile>();
+
+  build.onStart(async () => {
+    ids = new Map();
+    sources = new Map();
+    if (!options.typeCheck) return undefined;
+    try {
+      program = updateProgram(await loadTs(), program, options.tsconfig ?? build.initialOptions.tsconfig, cwd, display);
+    } catch (e) {
+      return { errors: [{ text: (e as Error).message }] };
+    }
+    return undefined;
+  });
+
+  build.onLoad({ filter: FILTER, namespace: "file" }, async (args): Promise<OnLoadResult | undefined> => {
+    if (!options.includeNodeModules && args.path.split(/[\\/]/).includes("node_modules")) return undefined;
+    if (args.suffix) return undefined;
+    const text = await readFile(args.path, "utf8");
+    const fromProgram = program?.files.get(args.path);
+    let result: FileResult;
+    if (fromProgram && fromProgram.sf.text === text) {
+      // Checker-resolved markers and the type-aware rules, from this build's program.
+      result = transform(await loadTs(), fromProgram.sf, fromProgram.analysis, text, program!.checker, build);
+    } else {
+      // The cheap path: no tag and no mention of the package, nothing to do.
+      if (!mightContainMarkers(text)) return undefined;
+      const cached = cache.get(args.path);
+      if (cached && cached.text === text) result = cached;
+      else {
+        const t = await loadTs();
+        const sf = parse(t, args.path, text);
+        result = transform(t, sf, analyzeFile(t, sf), text, undefined, build);
+        cache.set(args.path, result);
+      }
+    }
+    if (result.sf) sources.set(result.sf.fileName, result.sf);
+    const diagnostics = [...result.diagnostics, ...duplicatesAcrossBundle(result.ids, ids, display)];
+    if (diagnostics.length === 0 && result.contents === undefined) return undefined;
+    const sfOf = (f: string) => sources.get(f);
+    const errors = diagnostics.filter((d) => d.category === "error").map((d) => toMessage(d, sfOf, display));
+    const warnings = diagnostics.filter((d) => d.category === "warning").map((d) => toMessage(d, sfOf, display));
+    if (errors.length > 0) return { errors, warnings };
+    // Warnings alone on an untouched file: hand esbuild the text with the loader it would have picked.
+    return { contents: result.contents ?? text, loader: result.loader ?? defaultLoader(args.path, build), warnings };
+  });
+
+  if (options.manifest) {
+    const out = resolve(cwd, options.manifest);
+    build.onEnd((res) => {
+      if (res.errors.length > 0) return;
+      mkdirSync(dirname(out), { recursive: true });
+      writeFileSync(out, JSON.stringify(buildManifest([...ids.values()], display), null, 2) + "\n");
+    });
+  }
+}
+
+// ---- one file ---------------------------------------------------------------------------
+
+function parse(tsi: TS, fileName: string, text: string): ts.SourceFile {
+  // Tags are read from comment text, so JSDoc need not be parsed (it is the slow part).
+  return tsi.createSourceFile(
+    fileName,
+    text,
+    { languageVersion: tsi.ScriptTarget.Latest, jsDocParsingMode: tsi.JSDocParsingMode.ParseNone },
+    true,
+    scriptKind(tsi, fileName),
+  );
+}
+
+function scriptKind(tsi: TS, fileName: string): ts.ScriptKind {
+  const ext = extname(fileName);
+  if (ext === ".tsx") return tsi.ScriptKind.TSX;
+  if (ext === ".jsx") return tsi.ScriptKind.JSX;
+  if (/^\.[cm]?js$/.test(ext)) return tsi.ScriptKind.JS;
+  return tsi.ScriptKind.TS;
+}
+
+function transform(
+  tsi: TS,
+  sf: ts.SourceFile,
+  analysis: FileAnalysis,
+  text: string,
+  checker: ts.TypeChecker | undefined,
+  build: PluginBuild,
+): FileResult {
+  const diagnostics = [...analysis.diagnostics, ...ruleDiagnostics(tsi, sf, analysis, checker)];
+  const result: FileResult = { text, diagnostics, ids: analysis.ids, sf };
+  // Errors fail the build: no point emitting.
+  if (analysis.operations.length === 0 || diagnostics.some((d) => d.category === "error")) return result;
+  result.contents = emit(tsi, sf, analysis, compilerOptionsFor(tsi, sf.fileName, build));
+  result.loader = /\.[jt]sx$/.test(sf.fileName) ? "jsx" : "js";
+  return result;
+}
+
+/**
+ * Emits one file through a one-file program (what ts.transpileModule does, but with our
+ * already-analysed SourceFile, so the analysis's nodes are the ones being emitted).
+ * Types are stripped; everything else (target, JSX, module syntax) is left for esbuild.
+ */
+function emit(tsi: TS, sf: ts.SourceFile, analysis: FileAnalysis, extra: ts.CompilerOptions): string {
+  const options: ts.CompilerOptions = {
+    ...extra,
+    target: tsi.ScriptTarget.ESNext,
+    module: tsi.ModuleKind.Preserve,
+    jsx: tsi.JsxEmit.Preserve,
+    allowJs: true,
+    isolatedModules: true,
+    noLib: true,
+    noResolve: true,
+    noEmitHelpers: false,
+    importHelpers: false,
+    declaration: false,
+    emitDeclarationOnly: false,
+    noEmit: false,
+    removeComments: false,
+    sourceMap: true,
+    inlineSourceMap: false,
+    inlineSources: true,
+    sourceRoot: undefined,
+    mapRoot: undefined,
+    outDir: undefined,
+    outFile: undefined,
+    suppressOutputPathCheck: true,
+  };
+  let js = "";
+  let map = "";
+  const host: ts.CompilerHost = {
+    getSourceFile: (f) => (f === sf.fileName ? sf : undefined),
+    writeFile: (f, data) => {
+      if (f.endsWith(".map")) map = data;
+      else js = data;
+    },
+    getDefaultLibFileName: () => "lib.d.ts",
+    useCaseSensitiveFileNames: () => true,
+    getCanonicalFileName: (f) => f,
+    getCurrentDirectory: () => dirname(sf.fileName),
+    getNewLine: () => "\n",
+    fileExists: (f) => f === sf.fileName,
+    readFile: () => "",
+    directoryExists: () => true,
+    getDirectories: () => [],
+  };
+  const program = tsi.createProgram([sf.fileName], options, host);
+  const commonjs = isCommonJSFile(tsi, sf);
+  const before: ts.TransformerFactory<ts.SourceFile> = (context) => (file) =>
+    file === sf ? rewriteFile(tsi, analysis, context, { commonjs }) : file;
+  program.emit(sf, undefined, undefined, false, { before: [before] });
+  // The map names the source by its absolute path, so esbuild's composed map points at the
+  // user's file wherever the bundle is written.
+  const parsed = JSON.parse(map) as { sources: string[]; sourceRoot?: string; file?: string };
+  parsed.sources = [sf.fileName];
+  delete parsed.sourceRoot;
+  const inline = Buffer.from(JSON.stringify(parsed)).toString("base64");
+  return js.replace(/\/\/# sourceMappingURL=\S+\s*$/, "") + `//# sourceMappingURL=data:application/json;base64,${inline}\n`;
+}
+
+/**
+ * Whether the rewrite's helper import must be a require(): only for a file that is
+ * CommonJS (a .cjs/.cts file, or one that uses require/module.exports) with no ESM syntax;
+ * an import statement there would turn it into an ES module.
+ */
+function isCommonJSFile(tsi: TS, sf: ts.SourceFile): boolean {
+  const esm = sf.statements.some(
+    (st) =>
+      tsi.isImportDeclaration(st) ||
+      tsi.isExportDeclaration(st) ||
+      tsi.isExportAssignment(st) ||
+      (tsi.canHaveModifiers(st) && (tsi.getModifiers(st) ?? []).some((m) => m.kind === tsi.SyntaxKind.ExportKeyword)),
+  );
+  if (esm) return false;
+  return /\.c[jt]s$/.test(sf.fileName) || /\brequire\s*\(|\bmodule\.exports\b|\bexports\.\w/.test(sf.text);
+}
+
+// ---- compiler options that change what the emitted JavaScript means ----------------------
+
+/** The few tsconfig options under which TypeScript's output differs in meaning, not just form. */
+const SEMANTIC_OPTIONS = ["experimentalDecorators", "useDefineForClassFields", "verbatimModuleSyntax", "preserveValueImports"] as const;
+const tsconfigCache = new Map<string, ts.CompilerOptions>();
+
+/**
+ * esbuild reads these from the nearest tsconfig.json (or its `tsconfigRaw`) when it
+ * compiles TypeScript; the emit here must agree, since esbuild then sees plain JavaScript.
+ */
+function compilerOptionsFor(tsi: TS, fileName: string, build: PluginBuild): ts.CompilerOptions {
+  const raw = build.initialOptions.tsconfigRaw;
+  if (raw !== undefined) {
+    const json = typeof raw === "string" ? (tsi.parseConfigFileTextToJson("tsconfigRaw", raw).config ?? {}) : raw;
+    return pick(tsi, json.compilerOptions ?? {}, dirname(fileName));
+  }
+  const explicit = build.initialOptions.tsconfig;
+  const configPath = explicit
+    ? resolve(build.initialOptions.absWorkingDir ?? process.cwd(), explicit)
+    : tsi.findConfigFile(dirname(fileName), (f) => existsSync(f));
+  if (!configPath) return {};
+  let opts = tsconfigCache.get(configPath);
+  if (!opts) {
+    // getParsedCommandLineOfConfigFile follows "extends"; file lists are not needed, so
+    // the host reports no directories to keep it from walking the project.
+    const parsed = tsi.getParsedCommandLineOfConfigFile(configPath, {}, {
+      ...tsi.sys,
+      readDirectory: () => [],
+      onUnRecoverableConfigFileDiagnostic: () => {},
+    });
+    opts = {};
+    for (const k of SEMANTIC_OPTIONS) if (parsed?.options[k] !== undefined) (opts as Record<string, unknown>)[k] = parsed.options[k];
+    tsconfigCache.set(configPath, opts);
+  }
+  return opts;
+}
+
+function pick(tsi: TS, json: Record<string, unknown>, baseDir: string): ts.CompilerOptions {
+  const { options } = tsi.convertCompilerOptionsFromJson(json, baseDir);
+  const out: ts.CompilerOptions = {};
+  for (const k of SEMANTIC_OPTIONS) if (options[k] !== undefined) (out as Record<string, unknown>)[k] = options[k];
+  return out;
+}
+
+// ---- the rules --------------------------------------------------------------------------
+
+/**
+ * The rules beyond what the analysis itself reports (SW1003, SW1005, SW1007 and the
+ * file's own SW1006). The syntactic ones run on every file with markers; with a checker
+ * (typeCheck) the type-aware ones too. Wired to transformer/core/rules when it lands.
+ */
+function ruleDiagnostics(_tsi: TS, _sf: ts.SourceFile, _analysis: FileAnalysis, _checker: ts.TypeChecker | undefined): SwDiagnostic[] {
+  return [];
+}
+
+// ---- SW1006 across the bundle -------------------------------------------------------------
+
+/**
+ * Adds a file's IDs to the build's and returns SW1006 for each clash. esbuild loads files
+ * in parallel, so of two definitions the one that sorts later (by file, then position) is
+ * reported, whichever loaded first; the message names both. Reported from onLoad, so a
+ * clash fails the build before anything is written.
+ */
+function duplicatesAcrossBundle(entries: readonly IdEntry[], seen: Map<string, IdEntry>, display: (f: string) => string): SwDiagnostic[] {
+  const out: SwDiagnostic[] = [];
+  for (const e of entries) {
+    const prev = seen.get(e.id);
+    if (!prev) {
+      seen.set(e.id, e);
+      continue;
+    }
+    // The same definition loaded twice (a file reached under two paths is still one file).
+    if (prev.sf.fileName === e.sf.fileName && prev.start === e.start) continue;
+    const [first, second] = compareEntries(prev, e, display) <= 0 ? [prev, e] : [e, prev];
+    seen.set(e.id, first);
+    out.push(...findDuplicates([first, second], display));
+  }
+  return out;
+}
+
+function compareEntries(a: IdEntry, b: IdEntry, display: (f: string) => string): number {
+  const fa = display(a.sf.fileName);
+  const fb = display(b.sf.fileName);
+  return fa < fb ? -1 : fa > fb ? 1 : a.start - b.start;
+}
+
+// ---- diagnostics as esbuild messages ------------------------------------------------------
+
+/** `sfOf` finds the source file of a place: the file being loaded, or another one of this build (SW1006). */
+function toMessage(d: SwDiagnostic, sfOf: (fileName: string) => ts.SourceFile | undefined, display: (f: string) => string): PartialMessage {
+  const at = (p: { fileName: string; start: number; length: number }) => {
+    const sf = sfOf(p.fileName);
+    return sf ? location(sf, p.start, p.length, display) : { file: display(p.fileName) };
+  };
+  return {
+    id: d.code,
+    text: messageText(d),
+    location: at(d),
+    notes: d.related?.map((r) => ({ text: r.message, location: at(r) })) ?? [],
+  };
+}
+
+/** esbuild's location: 1-based line, 0-based column and length in UTF-8 bytes, the line's text. */
+function location(sf: ts.SourceFile, start: number, length: number, display: (f: string) => string): NonNullable<Message["location"]> {
+  const { line, character } = sf.getLineAndCharacterOfPosition(start);
+  const lineStart = start - character;
+  const lineEnd = sf.getLineEndOfPosition(start);
+  const lineText = sf.text.slice(lineStart, lineEnd);
+  return {
+    file: display(sf.fileName),
+    namespace: "file",
+    line: line + 1,
+    column: Buffer.byteLength(lineText.slice(0, character)),
+    length: Buffer.byteLength(sf.text.slice(start, Math.min(start + length, lineEnd))),
+    lineText,
+    suggestion: "",
+  };
+}
+
+function defaultLoader(path: string, build: PluginBuild): Loader {
+  const ext = extname(path);
+  const configured = build.initialOptions.loader?.[ext];
+  if (configured) return configured;
+  if (/^\.[cm]?ts$/.test(ext)) return "ts";
+  if (ext === ".tsx") return "tsx";
+  if (ext === ".jsx") return "jsx";
+  return "js";
+}
+
+// ---- typeCheck: one program per build ----------------------------------------------------
+
+interface ProgramState {
+  program: ts.Program;
+  checker: ts.TypeChecker;
+  analysis: ProgramAnalysis;
+  files: Map<string, { sf: ts.SourceFile; analysis: FileAnalysis }>;
+  /** Parsed source files by path and text, reused by the next build's program. */
+  parsed: Map<string, ts.SourceFile>;
+}
+
+function updateProgram(tsi: TS, prev: ProgramState | undefined, tsconfig: string | undefined, cwd: string, display: (f: string) => string): ProgramState {
+  const configPath = tsconfig ? resolve(cwd, tsconfig) : tsi.findConfigFile(cwd, (f) => existsSync(f));
+  if (!configPath || !existsSync(configPath))
+    throw new Error(
+      `stepwise: typeCheck needs a tsconfig.json (looked for ${tsconfig ? resolve(cwd, tsconfig) : `one in ${cwd} and above`}); ` +
+        `pass stepwise({ typeCheck: true, tsconfig: "path/to/tsconfig.json" }) or turn typeCheck off.`,
+    );
+  let problem: string | undefined;
+  const parsed = tsi.getParsedCommandLineOfConfigFile(configPath, {}, {
+    ...tsi.sys,
+    onUnRecoverableConfigFileDiagnostic: (d) => (problem = tsi.flattenDiagnosticMessageText(d.messageText, "\n")),
+  });
+  if (!parsed) throw new Error(`stepwise: cannot read ${configPath}: ${problem ?? "unknown error"}`);
+  const host = tsi.createCompilerHost(parsed.options, true);
+  const reuse = prev?.parsed ?? new Map<string, ts.SourceFile>();
+  const parsedNow = new Map<string, ts.SourceFile>();
+  const getSourceFile = host.getSourceFile.bind(host);
+  // A file whose text is unchanged keeps its SourceFile: with oldProgram, an unchanged
+  // project costs a re-check, not a re-parse.
+  host.getSourceFile = (fileName, lang, onError, shouldCreate) => {
+    const text = host.readFile(fileName);
+    if (text === undefined) return getSourceFile(fileName, lang, onError, shouldCreate);
+    const old = reuse.get(fileName);
+    const sf = old && old.text === text ? old : getSourceFile(fileName, lang, onError, shouldCreate);
+    if (sf) parsedNow.set(fileName, sf);
+    return sf;
+  };
+  const program = tsi.createProgram({ rootNames: parsed.fileNames, options: parsed.options, host, oldProgram: prev?.program, configFileParsingDiagnostics: parsed.errors });
+  const analysis = analyzeProgram(tsi, program, display);
+  const files = new Map<string, { sf: ts.SourceFile; analysis: FileAnalysis }>();
+  for (const sf of program.getSourceFiles()) {
+    if (sf.isDeclarationFile) continue;
+    // ts file names use forward slashes; esbuild passes native paths.
+    files.set(resolve(sf.fileName), { sf, analysis: analysis.files.get(sf) ?? { sf, operations: [], diagnostics: [], ids: [] } });
+  }
+  return { program, checker: program.getTypeChecker(), analysis, files, parsed: parsedNow };
+}
+
+// ---- loading TypeScript ----------------------------------------------------------------
+
+async function importTypeScript(): Promise<TS> {
+  try {
+    const mod = (await import("typescript")) as TS & { default?: TS };
+    return mod.default ?? mod;
+  } catch (e) {
+    throw new Error(
+      `stepwise/esbuild needs the "typescript" package to rewrite steps and workflows, and could not load it (${(e as Error).message}). ` +
+        `Install it beside stepwise: npm install --save-dev typescript`,
+    );
+  }
+}
