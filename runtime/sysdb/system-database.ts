@@ -158,11 +158,15 @@ export class SystemDatabase {
     let inserted;
     try {
       inserted = queue
-        ? await this.driver.query(
-            `INSERT INTO stepwise.workflow_status
-               (workflow_id, name, status, inputs, executor_id, created_at, updated_at, queue_name, deduplication_id, priority)
-             VALUES ($1, $2, 'ENQUEUED', $3, $4, $5, $5, $6, $7, $8)
-             ON CONFLICT (workflow_id) DO NOTHING`,
+        ? // The NOTIFY rides in the same statement: one round trip per enqueue.
+          await this.driver.query(
+            `WITH inserted AS (
+               INSERT INTO stepwise.workflow_status
+                 (workflow_id, name, status, inputs, executor_id, created_at, updated_at, queue_name, deduplication_id, priority)
+               VALUES ($1, $2, 'ENQUEUED', $3, $4, $5, $5, $6, $7, $8)
+               ON CONFLICT (workflow_id) DO NOTHING
+               RETURNING queue_name)
+             SELECT pg_notify('${QUEUE_CHANNEL}', queue_name) FROM inserted`,
             [row.workflowID, row.name, row.inputs, row.executorID, now, queue.queueName, queue.deduplicationID ?? null, queue.priority ?? 0],
           )
         : await this.driver.query(
@@ -178,10 +182,7 @@ export class SystemDatabase {
       }
       throw error;
     }
-    if (inserted.rowCount === 1) {
-      if (queue) await this.notify(QUEUE_CHANNEL, queue.queueName);
-      return { created: true };
-    }
+    if (queue ? inserted.rows.length === 1 : inserted.rowCount === 1) return { created: true };
     const existing = await this.getWorkflow(row.workflowID);
     if (!existing) throw new Error(`Workflow '${row.workflowID}' vanished while it was being started`);
     return { created: false, existing };
@@ -194,18 +195,19 @@ export class SystemDatabase {
     output: string | null,
     error: string | null,
   ): Promise<boolean> {
-    const result = await this.driver.query<{ queue_name: string | null }>(
-      `UPDATE stepwise.workflow_status
-       SET status = $2, output = $3, error = $4, recovery_error = NULL, deduplication_id = NULL, updated_at = $5
-       WHERE workflow_id = $1 AND status = 'PENDING'
-       RETURNING queue_name`,
+    // A finished queued run frees a slot: the same statement tells the dequeuers, rather
+    // than leaving it to their next poll.
+    const result = await this.driver.query<{ done: number }>(
+      `WITH updated AS (
+         UPDATE stepwise.workflow_status
+         SET status = $2, output = $3, error = $4, recovery_error = NULL, deduplication_id = NULL, updated_at = $5
+         WHERE workflow_id = $1 AND status = 'PENDING'
+         RETURNING queue_name)
+       SELECT 1 AS done, CASE WHEN queue_name IS NOT NULL THEN pg_notify('${QUEUE_CHANNEL}', queue_name) END FROM updated`,
       [workflowID, status, output, error, Date.now()],
       "stepwise_complete_workflow",
     );
-    // A finished queued run frees a slot: tell the dequeuers now rather than at their next poll.
-    const queueName = result.rows[0]?.queue_name;
-    if (queueName) await this.notify(QUEUE_CHANNEL, queueName);
-    return result.rowCount === 1;
+    return result.rows.length === 1;
   }
 
   /**
