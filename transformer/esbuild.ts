@@ -121,6 +121,8 @@ function setupStepwise(build: PluginBuild, options: StepwiseEsbuildOptions): voi
       else {
         const t = await loadTs();
         const sf = parse(t, args.path, text);
+        // A file that does not parse is left to esbuild, which reports the syntax error where it is.
+        if (hasSyntaxErrors(sf)) return undefined;
         result = transform(t, sf, analyzeFile(t, sf), text, undefined, build);
         cache.set(args.path, result);
       }
@@ -157,6 +159,10 @@ function parse(tsi: TS, fileName: string, text: string): ts.SourceFile {
     true,
     scriptKind(tsi, fileName),
   );
+}
+
+function hasSyntaxErrors(sf: ts.SourceFile): boolean {
+  return ((sf as unknown as { parseDiagnostics?: unknown[] }).parseDiagnostics?.length ?? 0) > 0;
 }
 
 function scriptKind(tsi: TS, fileName: string): ts.ScriptKind {
