@@ -26,6 +26,12 @@ export interface LaunchConfig {
   /** Size of the Postgres connection pool (default 10). */
   maxConnections?: number;
   /**
+   * How long a statement keeps retrying while the connection to Postgres is lost
+   * (default 300 seconds). Runs still cut off after that stay PENDING and are resumed
+   * by this process once the database answers again.
+   */
+  reconnectSeconds?: number;
+  /**
    * The queues this process dequeues from, by name or Queue. Default: every queue
    * defined in the process. `[]` makes a process that only enqueues (a web server, the CLI).
    */
@@ -51,6 +57,8 @@ export class Executor {
   readonly running = new Map<string, RunningWorkflow>();
   /** Wake-ups from NOTIFY: messages, events, cancellations, queue slots. */
   readonly notifier = new Notifier();
+  /** Runs of this process stopped by a database outage; resumed once the database answers again. */
+  readonly interrupted = new Set<string>();
   /** Stops background work (queue dispatch) at shutdown. */
   readonly stopHooks: (() => Promise<void> | void)[] = [];
   /** The application database when it is not the system database; undefined when they are one. */
@@ -75,7 +83,7 @@ export class Executor {
       );
     }
     const driver = url
-      ? await openPostgres(url, { maxConnections: config.maxConnections })
+      ? await openPostgres(url, { maxConnections: config.maxConnections, logger, reconnectSeconds: config.reconnectSeconds })
       : await openPGlite(config.dataDir ?? (process.env.STEPWISE_DATA_DIR || undefined) ?? ".stepwise");
     const sysdb = new SystemDatabase(driver);
     try {

@@ -21,6 +21,7 @@ import {
   handleFor,
   onCancelNotification,
   recoverPending,
+  resumeInterrupted,
   resumeWorkflow,
   toStatus,
   type WorkflowHandle,
@@ -74,6 +75,11 @@ export class Stepwise {
     const dispatcher = new QueueDispatcher(executor, config.listenQueues);
     executor.stopHooks.push(() => dispatcher.stop());
     dispatcher.start();
+    const healing = setInterval(() => {
+      if (executor.interrupted.size > 0) resumeInterrupted(executor).catch(() => {});
+    }, 5000);
+    healing.unref();
+    executor.stopHooks.push(() => clearInterval(healing));
   }
 
   /** Closes the system database. Runs still in flight stay PENDING and resume at the next launch. */

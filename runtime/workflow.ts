@@ -5,7 +5,9 @@
  */
 import { randomUUID } from "node:crypto";
 import { frames, takeInvocation, type WorkflowRun } from "./context.js";
+import { isConnectionError } from "./sysdb/pg.js";
 import {
+  DatabaseConnectionError,
   DeserializationError,
   NonDeterminismError,
   StepwiseError,
@@ -243,6 +245,7 @@ async function execute(executor: Executor, run: WorkflowRun, body: () => Promise
 /** Leaves a run that cannot go on correctly PENDING, with the reason visible; nothing recorded is touched. */
 async function park(executor: Executor, run: WorkflowRun, reason: Error): Promise<never> {
   executor.logger.error(`workflow ${run.workflowID} (${run.name}) stopped and stays PENDING: ${reason.message}`);
+  if (reason instanceof DatabaseConnectionError || isConnectionError(reason)) executor.interrupted.add(run.workflowID);
   await executor.sysdb.setRecoveryError(run.workflowID, `${reason.name}: ${reason.message}`).catch(() => {});
   throw reason;
 }
@@ -390,4 +393,18 @@ export async function forkWorkflow(
   if (!row) throw new WorkflowNotFoundError(workflowID);
   if (here) await resumeRun(executor, row, "reopened");
   return new Handle(newID);
+}
+
+/**
+ * Resumes the runs a database outage stopped in this process, once the database
+ * answers again: a started workflow finishes without waiting for a restart.
+ */
+export async function resumeInterrupted(executor: Executor): Promise<void> {
+  for (const workflowID of [...executor.interrupted]) {
+    const row = await executor.sysdb.getWorkflow(workflowID); // throws while the database is still away
+    executor.interrupted.delete(workflowID);
+    if (row?.status === "PENDING" && row.executorID === executor.executorID && !executor.running.has(workflowID)) {
+      await resumeRun(executor, row, "recover");
+    }
+  }
 }
