@@ -32,6 +32,11 @@ export interface LaunchConfig {
    */
   reconnectSeconds?: number;
   /**
+   * The largest a step's or workflow's result may be once stored, in bytes (default
+   * 16 MiB). A larger one fails that step with a SerializationError naming it.
+   */
+  maxOutputBytes?: number;
+  /**
    * The queues this process dequeues from, by name or Queue. Default: every queue
    * defined in the process. `[]` makes a process that only enqueues (a web server, the CLI).
    */
@@ -45,6 +50,8 @@ export interface LaunchConfig {
   applicationDatabaseUrl?: string;
 }
 
+const DEFAULT_MAX_OUTPUT_BYTES = 16 * 1024 * 1024;
+
 export interface RunningWorkflow {
   name: string;
   promise: Promise<unknown>;
@@ -57,6 +64,8 @@ export class Executor {
   readonly running = new Map<string, RunningWorkflow>();
   /** Wake-ups from NOTIFY: messages, events, cancellations, queue slots. */
   readonly notifier = new Notifier();
+  /** Largest stored form of a step's or workflow's result (launch option maxOutputBytes). */
+  maxOutputBytes = DEFAULT_MAX_OUTPUT_BYTES;
   /** Runs of this process stopped by a database outage; resumed once the database answers again. */
   readonly interrupted = new Set<string>();
   /** Stops background work (queue dispatch) at shutdown. */
@@ -75,6 +84,12 @@ export class Executor {
     const url = config.databaseUrl ?? (process.env.STEPWISE_DATABASE_URL || undefined);
     if (config.maxConnections !== undefined && !(Number.isInteger(config.maxConnections) && config.maxConnections > 0)) {
       throw new ConfigError(`launch option 'maxConnections' must be a whole number above 0, got ${config.maxConnections}`);
+    }
+    if (config.maxOutputBytes !== undefined && !(Number.isInteger(config.maxOutputBytes) && config.maxOutputBytes > 0)) {
+      throw new ConfigError(`launch option 'maxOutputBytes' must be a whole number above 0, got ${config.maxOutputBytes}`);
+    }
+    if (config.reconnectSeconds !== undefined && !(typeof config.reconnectSeconds === "number" && config.reconnectSeconds >= 0)) {
+      throw new ConfigError(`launch option 'reconnectSeconds' must be a number, 0 or more, got ${config.reconnectSeconds}`);
     }
     const appUrl = config.applicationDatabaseUrl;
     if (appUrl !== undefined && (typeof appUrl !== "string" || appUrl === "")) {
@@ -105,6 +120,7 @@ export class Executor {
     const executorID = config.executorID ?? (process.env.STEPWISE_EXECUTOR_ID || undefined) ?? "local";
     const executor = new Executor(sysdb, executorID, logger);
     executor.appdb = appdb;
+    if (config.maxOutputBytes !== undefined) executor.maxOutputBytes = config.maxOutputBytes;
     try {
       await executor.notifier.listen(driver);
     } catch (error) {

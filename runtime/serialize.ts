@@ -237,3 +237,22 @@ export function deserializeError(text: string, where: string): Error {
   const value = deserialize(text, where);
   return value instanceof Error ? value : new Error(String(value));
 }
+
+/**
+ * serialize, refusing a value whose stored form is larger than `maxBytes`: a clear
+ * error where the value is produced beats a database error (or a bloated table) later.
+ */
+export function serializeBounded(value: unknown, maxBytes: number, what: string): string {
+  const text = serialize(value);
+  // Characters are cheap to count; bytes only matter near the limit.
+  if (text.length * 3 > maxBytes) {
+    const bytes = Buffer.byteLength(text, "utf8");
+    if (bytes > maxBytes) {
+      throw new SerializationError(
+        `${what} is ${bytes} bytes when stored, more than the limit of ${maxBytes} (launch option maxOutputBytes). ` +
+          `Store large data elsewhere and return a reference to it, or raise the limit.`,
+      );
+    }
+  }
+  return text;
+}

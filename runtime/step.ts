@@ -9,8 +9,9 @@ import { frames, type Frame, type StepStatus, type WorkflowRun } from "./context
 import { MaxStepRetriesError, NonDeterminismError, NonRetryableError, StepTimeoutError, StepwiseError, WorkflowCancelledError } from "./errors.js";
 import { currentExecutor, requireExecutor } from "./executor.js";
 import { consoleLogger } from "./logger.js";
-import { deserialize, deserializeError, serialize, serializeError } from "./serialize.js";
+import { deserialize, deserializeError, serializeBounded, serializeError } from "./serialize.js";
 import type { OperationRow } from "./sysdb/system-database.js";
+import { endStepSpan, inSpan, startStepSpan } from "./tracing.js";
 
 export interface ResolvedStepConfig {
   name: string;
@@ -85,8 +86,12 @@ async function executeAndRecord<T>(
   };
   try {
     const outcome = await attempt(config, frame, functionID, body);
-    row.output = serialize(outcome.value);
     row.attempts = outcome.attempts;
+    try {
+      row.output = serializeBounded(outcome.value, executor.maxOutputBytes, `The result of step '${config.name}'`);
+    } catch (tooLarge) {
+      row.error = serializeError(tooLarge);
+    }
   } catch (failure) {
     const { error, attempts } = failure as AttemptFailure;
     row.error = serializeError(error);
@@ -159,10 +164,13 @@ async function attempt<T>(
       },
     };
     const stepFrame: Frame = { ...frame, invocation: undefined, step: { stepID: config.name, functionID, status } };
+    const span = startStepSpan(frame?.workflow, config.name, functionID, attemptNumber, maxAttempts);
     try {
-      const value = await frames.run(stepFrame, () => withTimeout(config, controller!, body));
+      const value = await frames.run(stepFrame, inSpan(span, () => withTimeout(config, controller!, body)));
+      endStepSpan(span, "success");
       return { value, attempts: attemptNumber };
     } catch (error) {
+      endStepSpan(span, "error", error);
       errors.push(error);
       if (!config.retriesAllowed || error instanceof NonRetryableError) {
         throw { error, attempts: attemptNumber } satisfies AttemptFailure;

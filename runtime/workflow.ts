@@ -18,7 +18,8 @@ import {
 } from "./errors.js";
 import { requireExecutor, type Executor } from "./executor.js";
 import { workflowByName } from "./registry.js";
-import { deserialize, deserializeError, serialize, serializeError, serializeStrict } from "./serialize.js";
+import { endWorkflowSpan, traceWorkflow } from "./tracing.js";
+import { deserialize, deserializeError, serialize, serializeBounded, serializeError, serializeStrict } from "./serialize.js";
 import { materialize, sleep } from "./step.js";
 import {
   channelKey,
@@ -214,7 +215,8 @@ async function start(
 
 /** Executes a run in this process and tracks it until it ends. */
 function begin(executor: Executor, run: WorkflowRun, body: () => Promise<unknown>, queueName?: string | null): void {
-  const promise = execute(executor, run, body);
+  const promise = execute(executor, run, traceWorkflow(run, body));
+  endWorkflowSpan(run, promise);
   const entry = { name: run.name, promise, run, queueName };
   executor.running.set(run.workflowID, entry);
   const done = () => {
@@ -237,7 +239,14 @@ async function execute(executor: Executor, run: WorkflowRun, body: () => Promise
     throw deserializeError(text, where);
   }
   if (run.parked) return park(executor, run, run.parked);
-  const output = serialize(value);
+  let output: string;
+  try {
+    output = serializeBounded(value, executor.maxOutputBytes, `The result of workflow '${run.name}'`);
+  } catch (tooLarge) {
+    const text = serializeError(tooLarge);
+    await sysdb.completeWorkflow(run.workflowID, "ERROR", null, text);
+    throw deserializeError(text, where);
+  }
   await sysdb.completeWorkflow(run.workflowID, "SUCCESS", output, null);
   return deserialize(output, where);
 }

@@ -4,7 +4,7 @@
  * start and once at the end, and each step is one INSERT; nothing is read before a step.
  */
 import { createHash } from "node:crypto";
-import { QueueDeduplicatedError, SchemaVersionError } from "../errors.js";
+import { DatabaseConnectionError, QueueDeduplicatedError, SchemaVersionError } from "../errors.js";
 import type { Queryable, SqlDriver } from "./driver.js";
 import { MIGRATIONS, SCHEMA_VERSION } from "./migrations.js";
 
@@ -125,7 +125,20 @@ export class SystemDatabase {
   async migrate(): Promise<void> {
     await this.driver.transaction(async (tx) => {
       await tx.query(`SELECT pg_advisory_xact_lock(${MIGRATION_LOCK_KEY})`);
-      await tx.query(`CREATE SCHEMA IF NOT EXISTS stepwise`);
+      // Only created when missing: CREATE SCHEMA checks the right to create schemas even
+      // when the schema exists, and a role that only owns schema stepwise must work.
+      const schema = await tx.query(`SELECT 1 FROM pg_namespace WHERE nspname = 'stepwise'`);
+      if (schema.rows.length === 0) {
+        try {
+          await tx.query(`CREATE SCHEMA stepwise`);
+        } catch (error) {
+          if ((error as { code?: string }).code !== "42501") throw error;
+          throw new DatabaseConnectionError(
+            `This role may not create schema 'stepwise' in ${this.description}. Have an administrator run ` +
+              `CREATE SCHEMA stepwise AUTHORIZATION <this role>; Stepwise needs no other rights.`,
+          );
+        }
+      }
       await tx.query(
         `CREATE TABLE IF NOT EXISTS stepwise.schema_migrations (version integer PRIMARY KEY, applied_at bigint NOT NULL)`,
       );
@@ -368,6 +381,32 @@ export class SystemDatabase {
       [workflowID, key],
     );
     return result.rows[0]?.value ?? null;
+  }
+
+  // ---- Read by the dashboard (never on a run's path) ---------------------------------
+
+  /** A workflow's events, latest value of each key. */
+  async listEvents(workflowID: string): Promise<{ key: string; value: string; updatedAt: number }[]> {
+    const result = await this.driver.query<{ key: string; value: string; updated_at: number }>(
+      `SELECT key, value, updated_at FROM stepwise.workflow_events WHERE workflow_id = $1 ORDER BY updated_at, key`,
+      [workflowID],
+    );
+    return result.rows.map((r) => ({ key: r.key, value: r.value, updatedAt: Number(r.updated_at) }));
+  }
+
+  /** Messages waiting in a workflow's inbox, oldest first (a received message is deleted, and recorded as its recv). */
+  async listMessages(workflowID: string, limit = 100): Promise<{ seq: number; topic: string | null; message: string; createdAt: number }[]> {
+    const result = await this.driver.query<{ seq: number; topic: string | null; message: string; created_at: number }>(
+      `SELECT seq, topic, message, created_at FROM stepwise.notifications WHERE destination_id = $1 ORDER BY seq LIMIT $2`,
+      [workflowID, limit],
+    );
+    return result.rows.map((r) => ({ seq: Number(r.seq), topic: r.topic, message: r.message, createdAt: Number(r.created_at) }));
+  }
+
+  /** The names of the workflows that have runs, for a filter. */
+  async listWorkflowNames(): Promise<string[]> {
+    const result = await this.driver.query<{ name: string }>(`SELECT DISTINCT name FROM stepwise.workflow_status ORDER BY name LIMIT 500`);
+    return result.rows.map((r) => r.name);
   }
 
   // ---- Queues --------------------------------------------------------------------
