@@ -2,6 +2,7 @@
 /** The `stepwise` command. */
 import { Command } from "commander";
 import { registerWorkflowCommands } from "./workflows.js";
+import { registerCheckCommand } from "./check.js";
 
 const program = new Command("stepwise")
   .description("Durable steps for TypeScript: inspect and manage workflow runs")
@@ -10,6 +11,7 @@ const program = new Command("stepwise")
   .showHelpAfterError();
 
 registerWorkflowCommands(program);
+registerCheckCommand(program);
 
 try {
   await program.parseAsync(process.argv);

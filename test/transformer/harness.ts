@@ -12,7 +12,7 @@
  */
 import ts from "typescript";
 import { existsSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 import stepwiseTransformer from "../../transformer/tsc.js";
 import { analyzeFile, analyzeProgram, createBeforeTransformer, formatDiagnostic, type SwDiagnostic } from "../../transformer/core/index.js";
 
@@ -25,12 +25,48 @@ export interface Config { name?: string; [k: string]: unknown }
 export declare function step<F extends (...a: any[]) => Promise<any>>(fn: F, config?: Config): F;
 export declare function workflow<F extends (...a: any[]) => Promise<any>>(fn: F, config?: Config): F;
 export declare function transaction<F extends (...a: any[]) => Promise<any>>(fn: F, config?: Config): F;
-export declare const Stepwise: { launch(): Promise<void> };
+export declare class Stepwise {
+  static launch(): Promise<void>;
+  static send(destinationID: string, message: unknown, topic?: string): Promise<void>;
+  static recv<T = unknown>(topic?: string, timeoutSeconds?: number): Promise<T | null>;
+  static setEvent(key: string, value: unknown): Promise<void>;
+  static getEvent<T = unknown>(workflowID: string, key: string, timeoutSeconds?: number): Promise<T | null>;
+  static sleep(ms: number): Promise<void>;
+  static now(): Promise<number>;
+  static randomUUID(): Promise<string>;
+  static startWorkflow<F extends (...a: any[]) => Promise<any>>(wf: F, options?: { workflowID?: string; queue?: Queue | string }): (...args: any[]) => Promise<{ workflowID: string }>;
+  static runStep<T>(fn: () => Promise<T>, config: Config & { name: string }): Promise<T>;
+  static registerClass(cls: new (...args: never[]) => unknown, name?: string): void;
+}
+export declare class Queue { constructor(name: string); readonly name: string }
+`;
+
+/** The few web/Node globals the rule fixtures call, instead of all of lib.dom (slow to bind). */
+const GLOBALS_DTS = `
+declare function fetch(input: string): Promise<{ status: number; text(): Promise<string> }>;
+declare function setTimeout(fn: () => void, ms?: number): unknown;
+declare function setInterval(fn: () => void, ms?: number): unknown;
+declare var performance: { now(): number };
+declare var crypto: { randomUUID(): string; getRandomValues<T extends ArrayBufferView>(a: T): T };
 `;
 
 export interface FixtureOptions {
   module?: "esnext" | "commonjs";
   transpileOnly?: boolean;
+  /** Compile against the standard library (ES2022, plus the web globals below), for rules that look at types and globals. */
+  lib?: boolean;
+}
+
+const LIB_DIR = dirname(ts.getDefaultLibFilePath({}));
+// Library files parsed once for all fixtures that ask for them.
+const libFiles = new Map<string, ts.SourceFile>();
+function libFile(f: string, lang: ts.ScriptTarget | ts.CreateSourceFileOptions): ts.SourceFile | undefined {
+  let sf = libFiles.get(f);
+  if (!sf && ts.sys.fileExists(f)) {
+    sf = ts.createSourceFile(f, ts.sys.readFile(f)!, lang, false);
+    libFiles.set(f, sf);
+  }
+  return sf;
 }
 
 export interface FixtureResult {
@@ -66,8 +102,8 @@ function compilerOptions(opts: FixtureOptions): ts.CompilerOptions {
     module: cjs ? ts.ModuleKind.CommonJS : ts.ModuleKind.ESNext,
     moduleResolution: cjs ? ts.ModuleResolutionKind.Node10 : ts.ModuleResolutionKind.Bundler,
     strict: true,
-    // No lib: the fixtures need symbols, not types, and this keeps each case fast.
-    noLib: true,
+    // No lib unless asked: most fixtures need symbols, not types, and this keeps each case fast.
+    ...(opts.lib ? { lib: ["lib.es2022.d.ts"] } : { noLib: true }),
     types: [],
     newLine: ts.NewLineKind.LineFeed,
     esModuleInterop: cjs,
@@ -82,15 +118,17 @@ export function compile(files: Map<string, string>, opts: FixtureOptions = {}, p
   for (const [n, text] of files) virtual.set(`${ROOT}/${n}`, text);
   virtual.set(`${ROOT}/node_modules/stepwise/package.json`, JSON.stringify({ name: "stepwise", types: "index.d.ts" }));
   virtual.set(`${ROOT}/node_modules/stepwise/index.d.ts`, STEPWISE_DTS);
+  if (opts.lib) virtual.set(`${ROOT}/__globals.d.ts`, GLOBALS_DTS);
   const outputs = new Map<string, string>();
   const host: ts.CompilerHost = {
     // What tsc does since 5.3: most JSDoc is not parsed, so tags must be read from comment text.
     jsDocParsingMode: ts.JSDocParsingMode.ParseForTypeErrors,
     getSourceFile: (f, lang) => {
       const text = virtual.get(f);
-      return text === undefined ? undefined : ts.createSourceFile(f, text, lang, false);
+      if (text === undefined) return opts.lib ? libFile(f, lang) : undefined;
+      return ts.createSourceFile(f, text, lang, false);
     },
-    getDefaultLibFileName: () => "/lib.d.ts",
+    getDefaultLibFileName: (o) => (opts.lib ? ts.getDefaultLibFilePath(o) : "/lib.d.ts"),
     writeFile: (f, text) => {
       if (f.endsWith(".js")) outputs.set(f.slice(ROOT.length + 1).replace(/\.js$/, ".ts"), text);
     },
@@ -98,12 +136,14 @@ export function compile(files: Map<string, string>, opts: FixtureOptions = {}, p
     getCanonicalFileName: (f) => f,
     useCaseSensitiveFileNames: () => true,
     getNewLine: () => "\n",
-    fileExists: (f) => virtual.has(f),
+    fileExists: (f) => virtual.has(f) || (!!opts.lib && f.startsWith(LIB_DIR) && ts.sys.fileExists(f)),
     readFile: (f) => virtual.get(f),
     directoryExists: (d) => [...virtual.keys()].some((k) => k.startsWith(d + "/")),
     getDirectories: () => [],
   };
-  const program = ts.createProgram({ rootNames: [...files.keys()].map((n) => `${ROOT}/${n}`), options, host });
+  const rootNames = [...files.keys()].map((n) => `${ROOT}/${n}`);
+  if (opts.lib) rootNames.push(`${ROOT}/__globals.d.ts`);
+  const program = ts.createProgram({ rootNames, options, host });
   const syntax = program.getSyntacticDiagnostics();
   if (syntax.length > 0) throw new Error(ts.formatDiagnostics(syntax, host));
   const added: ts.Diagnostic[] = [];
@@ -115,7 +155,7 @@ export function compile(files: Map<string, string>, opts: FixtureOptions = {}, p
   program.emit(undefined, undefined, undefined, false, transformers);
   const diagnostics = added.map((d) => {
     const { line, character } = d.file!.getLineAndCharacterOfPosition(d.start!);
-    return `${d.file!.fileName.slice(ROOT.length + 1)}(${line + 1},${character + 1}): error TS${d.code}: ${ts.flattenDiagnosticMessageText(d.messageText, "\n")}`;
+    return `${d.file!.fileName.slice(ROOT.length + 1)}(${line + 1},${character + 1}): ${d.category === ts.DiagnosticCategory.Warning ? "warning" : "error"} TS${d.code}: ${ts.flattenDiagnosticMessageText(d.messageText, "\n")}`;
   });
   const rewritten = new Set(
     [...analyzeProgram(ts, program).files.values()].filter((a) => a.operations.length > 0).map((a) => a.sf.fileName.slice(ROOT.length + 1)),

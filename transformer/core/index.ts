@@ -8,11 +8,13 @@ import type { SwDiagnostic } from "./diagnostics.js";
 import { buildManifest, findDuplicates, type IdEntry, type Manifest } from "./ids.js";
 import { analyzeFile, mightContainMarkers, PACKAGE, type FileAnalysis } from "./markers.js";
 import { emitsCommonJS, rewriteFile } from "./rewrite.js";
+import { checkRules } from "./rules/index.js";
 
 export { analyzeFile, mightContainMarkers, type FileAnalysis, type Operation } from "./markers.js";
 export { emitsCommonJS, rewriteFile } from "./rewrite.js";
 export * from "./diagnostics.js";
 export { buildManifest, findDuplicates, type Manifest, type ManifestEntry } from "./ids.js";
+export { checkRules, ruleContext, RuleContext, type RuleOptions } from "./rules/index.js";
 
 export interface ProgramAnalysis {
   files: Map<ts.SourceFile, FileAnalysis>;
@@ -48,14 +50,21 @@ export function analyzeProgram(
     const a = analyzeFile(tsi, sf, { checker, force: !mightContainMarkers(sf.text, true) && importsFromMentioning(sf) });
     if (a.operations.length > 0 || a.diagnostics.length > 0) files.set(sf, a);
   }
-  return collect(files, displayName);
+  const result = collect(files, displayName);
+  // The misuse rules (SW1001, SW1002, SW1004, SW1101, SW1102), through the checker.
+  for (const sf of own) {
+    if (files.has(sf) || sf.text.includes("runStep")) result.diagnostics.push(...checkRules(tsi, sf, { program, analyses: files }));
+  }
+  return result;
 }
 
 /** The same over files without a program (transpile-only hosts): duplicates only within these files. */
 export function analyzeFiles(tsi: TS, sources: readonly ts.SourceFile[], displayName?: (f: string) => string): ProgramAnalysis {
   const files = new Map<ts.SourceFile, FileAnalysis>();
   for (const sf of sources) files.set(sf, analyzeFile(tsi, sf));
-  return collect(files, displayName);
+  const result = collect(files, displayName);
+  for (const sf of sources) result.diagnostics.push(...checkRules(tsi, sf, { analyses: files }));
+  return result;
 }
 
 function collect(files: Map<ts.SourceFile, FileAnalysis>, displayName: (f: string) => string = (f) => f): ProgramAnalysis {

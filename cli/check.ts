@@ -1,0 +1,124 @@
+/**
+ * `stepwise check [-p tsconfig.json] [--format json]`: Stepwise's compile-time rules
+ * (SW1001-SW1102) over a TypeScript project, with no emit, for CI and for projects whose
+ * own compiler has no transformer API (TypeScript 7). It type-checks with this package's
+ * own TypeScript (5.9), whatever version the project builds with.
+ *
+ * Output is tsc's: `src/a.ts(12,5): error SW1001: ...`, one line per diagnostic, paths
+ * relative to the current directory. Exit 1 on any error; warnings alone exit 0.
+ * TypeScript's own type errors are not reported: that is the project compiler's job.
+ */
+import type { Command } from "commander";
+import ts from "typescript";
+import { existsSync, statSync } from "node:fs";
+import { dirname, isAbsolute, relative, resolve, sep } from "node:path";
+import { analyzeProgram, type SwDiagnostic } from "../transformer/core/index.js";
+
+export interface CheckOptions {
+  /** tsconfig.json, or the folder holding it (default: ./tsconfig.json). */
+  project?: string;
+  format?: "text" | "json";
+  cwd?: string;
+}
+
+export interface CheckDiagnostic {
+  file: string;
+  line: number;
+  column: number;
+  length: number;
+  code: string;
+  category: "error" | "warning";
+  message: string;
+  related?: { file: string; line: number; column: number; message: string }[];
+}
+
+export interface CheckResult {
+  diagnostics: CheckDiagnostic[];
+  /** What the command prints (empty when there is nothing to report in text form). */
+  output: string;
+  exitCode: 0 | 1;
+}
+
+export class CheckConfigError extends Error {}
+
+/** Reads the project, runs every rule, and formats the result; prints nothing. */
+export function runCheck(options: CheckOptions = {}): CheckResult {
+  const cwd = options.cwd ?? process.cwd();
+  const program = createProgram(resolveConfig(options.project ?? "tsconfig.json", cwd));
+  const display = (f: string) => {
+    const r = relative(cwd, f);
+    return (r && !r.startsWith("..") && !isAbsolute(r) ? r : f).split(sep).join("/");
+  };
+  const analysis = analyzeProgram(ts, program, display);
+  const place = (fileName: string, start: number) => {
+    const sf = program.getSourceFile(fileName);
+    const lc = sf ? sf.getLineAndCharacterOfPosition(start) : { line: 0, character: 0 };
+    return { file: display(fileName), line: lc.line + 1, column: lc.character + 1 };
+  };
+  const diagnostics = analysis.diagnostics
+    .map((d: SwDiagnostic): CheckDiagnostic => ({
+      ...place(d.fileName, d.start),
+      length: d.length,
+      code: d.code,
+      category: d.category,
+      message: d.message,
+      ...(d.related?.length ? { related: d.related.map((r) => ({ ...place(r.fileName, r.start), message: r.message })) } : {}),
+    }))
+    .sort((a, b) => a.file.localeCompare(b.file) || a.line - b.line || a.column - b.column || a.code.localeCompare(b.code));
+  const exitCode = diagnostics.some((d) => d.category === "error") ? 1 : 0;
+  const output =
+    options.format === "json"
+      ? JSON.stringify(diagnostics, null, 2) + "\n"
+      : diagnostics.map((d) => `${d.file}(${d.line},${d.column}): ${d.category} ${d.code}: ${d.message}\n`).join("");
+  return { diagnostics, output, exitCode };
+}
+
+function resolveConfig(project: string, cwd: string): string {
+  let path = resolve(cwd, project);
+  if (existsSync(path) && statSync(path).isDirectory()) path = resolve(path, "tsconfig.json");
+  if (!existsSync(path)) {
+    throw new CheckConfigError(`cannot find ${display(path, cwd)}: pass the project's tsconfig.json with -p (stepwise check -p path/to/tsconfig.json).`);
+  }
+  return path;
+}
+
+function display(path: string, cwd: string): string {
+  const r = relative(cwd, path);
+  return r && !r.startsWith("..") ? r : path;
+}
+
+function createProgram(configPath: string): ts.Program {
+  const problems: ts.Diagnostic[] = [];
+  const parsed = ts.getParsedCommandLineOfConfigFile(configPath, { noEmit: true }, {
+    ...ts.sys,
+    onUnRecoverableConfigFileDiagnostic: (d) => problems.push(d),
+  });
+  const configErrors = [...problems, ...(parsed?.errors ?? [])].filter((d) => d.category === ts.DiagnosticCategory.Error);
+  if (!parsed || configErrors.length > 0) {
+    const text = ts.formatDiagnostics(configErrors, {
+      getCanonicalFileName: (f) => f,
+      getCurrentDirectory: () => dirname(configPath),
+      getNewLine: () => "\n",
+    });
+    throw new CheckConfigError(`cannot read ${configPath}:\n${text.trim()}`);
+  }
+  const host = ts.createCompilerHost(parsed.options, true);
+  // What tsc does since 5.3: JSDoc is parsed only where type errors need it (the rules read
+  // tags from comment text), which saves a good share of parse time.
+  host.jsDocParsingMode = ts.JSDocParsingMode.ParseForTypeErrors;
+  return ts.createProgram({ rootNames: parsed.fileNames, options: parsed.options, projectReferences: parsed.projectReferences, host });
+}
+
+export function registerCheckCommand(program: Command): void {
+  program
+    .command("check")
+    .description("report Stepwise's compile-time rules (SW1xxx) for a TypeScript project, without emitting; exit 1 on any error")
+    .option("-p, --project <path>", "tsconfig.json, or the folder holding it", "tsconfig.json")
+    .option("--format <format>", "text (tsc style) or json", "text")
+    .action((opts: { project: string; format: string }) => {
+      if (opts.format !== "text" && opts.format !== "json") throw new Error(`--format must be text or json, got '${opts.format}'`);
+      const result = runCheck({ project: opts.project, format: opts.format });
+      process.stdout.write(result.output);
+      process.exitCode = result.exitCode;
+    });
+}

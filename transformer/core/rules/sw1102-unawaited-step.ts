@@ -1,0 +1,20 @@
+/**
+ * SW1102 (warning): a step's promise in a workflow that is never awaited, returned or
+ * passed on (Promise.all/allSettled/race/any, or anything else). The workflow can end
+ * before the step is recorded, and its failure goes unseen.
+ */
+import type { SwDiagnostic } from "../diagnostics.js";
+import type { Root, Site } from "./context.js";
+import { at, chainText, distinct } from "./shared.js";
+
+export function checkUnawaitedStep(root: Root, sites: Site[]): SwDiagnostic[] {
+  if (root.kind !== "workflow") return [];
+  const out: SwDiagnostic[] = [];
+  for (const site of distinct(sites)) {
+    if (site.effect.kind !== "unawaited") continue;
+    out.push(at("SW1102", "warning", root.sf, site.node,
+      `the promise of ${site.effect.op} is never awaited in workflow ${root.name} (${chainText(root, site)}): the workflow can finish ` +
+        `before it is recorded, and its failure goes unseen. Await it, return it, or pass it to Promise.all.`));
+  }
+  return out;
+}
