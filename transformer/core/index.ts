@@ -32,6 +32,8 @@ export function analyzeProgram(
   tsi: TS,
   program: ts.Program,
   displayName: (fileName: string) => string = (f) => f,
+  /** `rules: false` leaves out the misuse rules (a host that checks them per file, like the language service). */
+  opts: { rules?: boolean } = {},
 ): ProgramAnalysis {
   const checker = program.getTypeChecker();
   const files = new Map<ts.SourceFile, FileAnalysis>();
@@ -51,6 +53,7 @@ export function analyzeProgram(
     if (a.operations.length > 0 || a.diagnostics.length > 0) files.set(sf, a);
   }
   const result = collect(files, displayName);
+  if (opts.rules === false) return result;
   // The misuse rules (SW1001, SW1002, SW1004, SW1101, SW1102), through the checker.
   for (const sf of own) {
     if (files.has(sf) || sf.text.includes("runStep")) result.diagnostics.push(...checkRules(tsi, sf, { program, analyses: files }));
