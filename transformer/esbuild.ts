@@ -185,39 +185,77 @@ function transform(
   const result: FileResult = { text, diagnostics, ids: analysis.ids, sf };
   // Errors fail the build: no point emitting.
   if (analysis.operations.length === 0 || diagnostics.some((d) => d.category === "error")) return result;
-  result.contents = emit(tsi, sf, analysis, compilerOptionsFor(tsi, sf.fileName, build));
-  result.loader = /\.[jt]sx$/.test(sf.fileName) ? "jsx" : "js";
+  result.contents = emit(tsi, sf, analysis);
+  // Still TypeScript (or JSX): esbuild compiles it as it would the original, tsconfig and all.
+  result.loader = defaultLoader(sf.fileName, build);
   return result;
 }
 
+/** The internal printer pieces tsc's own emit uses to print with a source map (present in TypeScript 5.x). */
+interface PrinterInternals {
+  createSourceMapGenerator?: (
+    host: { getCurrentDirectory(): string; getCanonicalFileName(f: string): string },
+    file: string,
+    sourceRoot: string,
+    sourcesDirectoryPath: string,
+    options: ts.CompilerOptions,
+  ) => { toJSON(): { sources: string[]; sourceRoot?: string } };
+  createTextWriter?: (newLine: string) => { getText(): string };
+}
+
 /**
- * Emits one file through a one-file program (what ts.transpileModule does, but with our
- * already-analysed SourceFile, so the analysis's nodes are the ones being emitted).
- * Types are stripped; everything else (target, JSX, module syntax) is left for esbuild.
+ * The core's rewrite applied with ts.transform, printed back as TypeScript (types, JSX and
+ * decorators untouched, so esbuild compiles the result exactly as it would the original),
+ * with an inline source map to the original text. Only the rewrite runs: no type stripping,
+ * no checker. Without the printer internals, falls back to a one-file JavaScript emit.
  */
-function emit(tsi: TS, sf: ts.SourceFile, analysis: FileAnalysis, extra: ts.CompilerOptions): string {
+function emit(tsi: TS, sf: ts.SourceFile, analysis: FileAnalysis): string {
+  const internals = tsi as unknown as PrinterInternals;
+  if (!internals.createSourceMapGenerator || !internals.createTextWriter) return emitJavaScript(tsi, sf, analysis);
+  const commonjs = isCommonJSFile(tsi, sf);
+  const options: ts.CompilerOptions = { target: tsi.ScriptTarget.ESNext, sourceMap: true, inlineSources: true };
+  const transformed = tsi.transform(sf, [(context) => (file) => rewriteFile(tsi, analysis, context, { commonjs })], options);
+  try {
+    const dir = dirname(sf.fileName);
+    const printer = tsi.createPrinter({ newLine: tsi.NewLineKind.LineFeed, sourceMap: true, inlineSources: true } as ts.PrinterOptions) as ts.Printer & {
+      writeFile(sf: ts.SourceFile, writer: unknown, map: unknown): void;
+    };
+    const map = internals.createSourceMapGenerator({ getCurrentDirectory: () => dir, getCanonicalFileName: (f) => f }, sf.fileName, "", dir, options);
+    const writer = internals.createTextWriter("\n");
+    printer.writeFile(transformed.transformed[0]!, writer, map);
+    return withInlineMap(writer.getText(), map.toJSON(), sf.fileName);
+  } finally {
+    transformed.dispose();
+  }
+}
+
+/** The map names the source by its absolute path, so esbuild's composed map finds the user's file wherever the output goes. */
+function withInlineMap(code: string, map: { sources: string[]; sourceRoot?: string }, fileName: string): string {
+  map.sources = [fileName];
+  delete map.sourceRoot;
+  const inline = Buffer.from(JSON.stringify(map)).toString("base64");
+  return code.replace(/\/\/# sourceMappingURL=\S+\s*$/, "") + `\n//# sourceMappingURL=data:application/json;base64,${inline}\n`;
+}
+
+/**
+ * The fallback: one file through a one-file program (what ts.transpileModule does, but
+ * with our already-analysed SourceFile, so the analysis's nodes are the ones emitted).
+ */
+function emitJavaScript(tsi: TS, sf: ts.SourceFile, analysis: FileAnalysis): string {
   const options: ts.CompilerOptions = {
-    ...extra,
     target: tsi.ScriptTarget.ESNext,
     module: tsi.ModuleKind.Preserve,
     jsx: tsi.JsxEmit.Preserve,
     allowJs: true,
     isolatedModules: true,
+    // No type checking of the file on emit (transpileModule's setting).
+    noCheck: true,
     noLib: true,
     noResolve: true,
-    noEmitHelpers: false,
-    importHelpers: false,
     declaration: false,
-    emitDeclarationOnly: false,
-    noEmit: false,
     removeComments: false,
     sourceMap: true,
-    inlineSourceMap: false,
     inlineSources: true,
-    sourceRoot: undefined,
-    mapRoot: undefined,
-    outDir: undefined,
-    outFile: undefined,
     suppressOutputPathCheck: true,
   };
   let js = "";
@@ -243,13 +281,7 @@ function emit(tsi: TS, sf: ts.SourceFile, analysis: FileAnalysis, extra: ts.Comp
   const before: ts.TransformerFactory<ts.SourceFile> = (context) => (file) =>
     file === sf ? rewriteFile(tsi, analysis, context, { commonjs }) : file;
   program.emit(sf, undefined, undefined, false, { before: [before] });
-  // The map names the source by its absolute path, so esbuild's composed map points at the
-  // user's file wherever the bundle is written.
-  const parsed = JSON.parse(map) as { sources: string[]; sourceRoot?: string; file?: string };
-  parsed.sources = [sf.fileName];
-  delete parsed.sourceRoot;
-  const inline = Buffer.from(JSON.stringify(parsed)).toString("base64");
-  return js.replace(/\/\/# sourceMappingURL=\S+\s*$/, "") + `//# sourceMappingURL=data:application/json;base64,${inline}\n`;
+  return withInlineMap(js, JSON.parse(map), sf.fileName);
 }
 
 /**
@@ -267,50 +299,6 @@ function isCommonJSFile(tsi: TS, sf: ts.SourceFile): boolean {
   );
   if (esm) return false;
   return /\.c[jt]s$/.test(sf.fileName) || /\brequire\s*\(|\bmodule\.exports\b|\bexports\.\w/.test(sf.text);
-}
-
-// ---- compiler options that change what the emitted JavaScript means ----------------------
-
-/** The few tsconfig options under which TypeScript's output differs in meaning, not just form. */
-const SEMANTIC_OPTIONS = ["experimentalDecorators", "useDefineForClassFields", "verbatimModuleSyntax", "preserveValueImports"] as const;
-const tsconfigCache = new Map<string, ts.CompilerOptions>();
-
-/**
- * esbuild reads these from the nearest tsconfig.json (or its `tsconfigRaw`) when it
- * compiles TypeScript; the emit here must agree, since esbuild then sees plain JavaScript.
- */
-function compilerOptionsFor(tsi: TS, fileName: string, build: PluginBuild): ts.CompilerOptions {
-  const raw = build.initialOptions.tsconfigRaw;
-  if (raw !== undefined) {
-    const json = typeof raw === "string" ? (tsi.parseConfigFileTextToJson("tsconfigRaw", raw).config ?? {}) : raw;
-    return pick(tsi, json.compilerOptions ?? {}, dirname(fileName));
-  }
-  const explicit = build.initialOptions.tsconfig;
-  const configPath = explicit
-    ? resolve(build.initialOptions.absWorkingDir ?? process.cwd(), explicit)
-    : tsi.findConfigFile(dirname(fileName), (f) => existsSync(f));
-  if (!configPath) return {};
-  let opts = tsconfigCache.get(configPath);
-  if (!opts) {
-    // getParsedCommandLineOfConfigFile follows "extends"; file lists are not needed, so
-    // the host reports no directories to keep it from walking the project.
-    const parsed = tsi.getParsedCommandLineOfConfigFile(configPath, {}, {
-      ...tsi.sys,
-      readDirectory: () => [],
-      onUnRecoverableConfigFileDiagnostic: () => {},
-    });
-    opts = {};
-    for (const k of SEMANTIC_OPTIONS) if (parsed?.options[k] !== undefined) (opts as Record<string, unknown>)[k] = parsed.options[k];
-    tsconfigCache.set(configPath, opts);
-  }
-  return opts;
-}
-
-function pick(tsi: TS, json: Record<string, unknown>, baseDir: string): ts.CompilerOptions {
-  const { options } = tsi.convertCompilerOptionsFromJson(json, baseDir);
-  const out: ts.CompilerOptions = {};
-  for (const k of SEMANTIC_OPTIONS) if (options[k] !== undefined) (out as Record<string, unknown>)[k] = options[k];
-  return out;
 }
 
 // ---- the rules --------------------------------------------------------------------------
