@@ -9,8 +9,9 @@
  * TypeScript's own type errors are not reported: that is the project compiler's job.
  */
 import type { Command } from "commander";
-import ts from "typescript";
+import type * as TS from "typescript";
 import { existsSync, statSync } from "node:fs";
+import { createRequire } from "node:module";
 import { dirname, isAbsolute, relative, resolve, sep } from "node:path";
 import { analyzeProgram, type SwDiagnostic } from "../transformer/core/index.js";
 
@@ -41,10 +42,17 @@ export interface CheckResult {
 
 export class CheckConfigError extends Error {}
 
+// Loaded on first use: the other commands should not pay for the compiler (half a second).
+let tsInstance: typeof TS | undefined;
+function typescript(): typeof TS {
+  return (tsInstance ??= createRequire(import.meta.url)("typescript") as typeof TS);
+}
+
 /** Reads the project, runs every rule, and formats the result; prints nothing. */
 export function runCheck(options: CheckOptions = {}): CheckResult {
+  const ts = typescript();
   const cwd = options.cwd ?? process.cwd();
-  const program = createProgram(resolveConfig(options.project ?? "tsconfig.json", cwd));
+  const program = createProgram(ts, resolveConfig(options.project ?? "tsconfig.json", cwd));
   const display = (f: string) => {
     const r = relative(cwd, f);
     return (r && !r.startsWith("..") && !isAbsolute(r) ? r : f).split(sep).join("/");
@@ -87,8 +95,8 @@ function display(path: string, cwd: string): string {
   return r && !r.startsWith("..") ? r : path;
 }
 
-function createProgram(configPath: string): ts.Program {
-  const problems: ts.Diagnostic[] = [];
+function createProgram(ts: typeof TS, configPath: string): TS.Program {
+  const problems: TS.Diagnostic[] = [];
   const parsed = ts.getParsedCommandLineOfConfigFile(configPath, { noEmit: true }, {
     ...ts.sys,
     onUnRecoverableConfigFileDiagnostic: (d) => problems.push(d),
