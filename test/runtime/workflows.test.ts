@@ -488,3 +488,27 @@ describe("config is checked at definition time", () => {
     await expect(wf()).rejects.toThrow(/Stepwise.launch\(\)/);
   });
 });
+
+describe("Stepwise.logger", () => {
+  test("goes to the launch logger, prefixed with the workflow ID inside a workflow", async () => {
+    const lines: string[] = [];
+    const record = (m: string) => lines.push(m);
+    await Stepwise.launch({ dataDir: "memory://", logger: { debug: record, info: record, warn: record, error: record } });
+    try {
+      const logging = workflow(
+        async () => {
+          Stepwise.logger.info("charging the card");
+          await step(async () => Stepwise.logger.warn("inside the step"), { name: "logging.step" })();
+        },
+        { name: "logging" },
+      );
+      await (await Stepwise.startWorkflow(logging, { workflowID: "log-run" })()).getResult();
+      Stepwise.logger.info("outside");
+      expect(lines).toContain("[log-run] charging the card");
+      expect(lines).toContain("[log-run] inside the step");
+      expect(lines).toContain("outside");
+    } finally {
+      await Stepwise.shutdown();
+    }
+  });
+});
