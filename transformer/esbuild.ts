@@ -23,6 +23,7 @@ import {
   analyzeFile,
   analyzeProgram,
   buildManifest,
+  checkRules,
   findDuplicates,
   messageText,
   mightContainMarkers,
@@ -112,7 +113,7 @@ function setupStepwise(build: PluginBuild, options: StepwiseEsbuildOptions): voi
     let result: FileResult;
     if (fromProgram && fromProgram.sf.text === text) {
       // Checker-resolved markers and the type-aware rules, from this build's program.
-      result = transform(await loadTs(), fromProgram.sf, fromProgram.analysis, text, program!.checker, build);
+      result = transform(await loadTs(), fromProgram.sf, fromProgram.analysis, text, program, build);
     } else {
       // The cheap path: no tag and no mention of the package, nothing to do.
       if (!mightContainMarkers(text)) return undefined;
@@ -178,10 +179,10 @@ function transform(
   sf: ts.SourceFile,
   analysis: FileAnalysis,
   text: string,
-  checker: ts.TypeChecker | undefined,
+  program: ProgramState | undefined,
   build: PluginBuild,
 ): FileResult {
-  const diagnostics = [...analysis.diagnostics, ...ruleDiagnostics(tsi, sf, analysis, checker)];
+  const diagnostics = [...analysis.diagnostics, ...ruleDiagnostics(tsi, sf, analysis, program)];
   const result: FileResult = { text, diagnostics, ids: analysis.ids, sf };
   // Errors fail the build: no point emitting.
   if (analysis.operations.length === 0 || diagnostics.some((d) => d.category === "error")) return result;
@@ -304,12 +305,15 @@ function isCommonJSFile(tsi: TS, sf: ts.SourceFile): boolean {
 // ---- the rules --------------------------------------------------------------------------
 
 /**
- * The rules beyond what the analysis itself reports (SW1003, SW1005, SW1007 and the
- * file's own SW1006). The syntactic ones run on every file with markers; with a checker
- * (typeCheck) the type-aware ones too. Wired to transformer/core/rules when it lands.
+ * The misuse rules of the core (SW1001, SW1002, SW1101, SW1102, and with a program SW1004),
+ * for a file the analysis found operations in. Without a program they see what one file
+ * shows: direct calls, imports by name, helpers declared in the file. With typeCheck's
+ * program they follow calls into other files and check types, as tspc does.
  */
-function ruleDiagnostics(_tsi: TS, _sf: ts.SourceFile, _analysis: FileAnalysis, _checker: ts.TypeChecker | undefined): SwDiagnostic[] {
-  return [];
+function ruleDiagnostics(tsi: TS, sf: ts.SourceFile, analysis: FileAnalysis, program: ProgramState | undefined): SwDiagnostic[] {
+  // The files analyzeProgram runs them on: those with operations, or an inline Stepwise.runStep.
+  if (analysis.operations.length === 0 && analysis.diagnostics.length === 0 && !sf.text.includes("runStep")) return [];
+  return checkRules(tsi, sf, program ? { program: program.program, analyses: program.analysis.files } : { analyses: new Map([[sf, analysis]]) });
 }
 
 // ---- SW1006 across the bundle -------------------------------------------------------------
@@ -425,7 +429,8 @@ function updateProgram(tsi: TS, prev: ProgramState | undefined, tsconfig: string
     return sf;
   };
   const program = tsi.createProgram({ rootNames: parsed.fileNames, options: parsed.options, host, oldProgram: prev?.program, configFileParsingDiagnostics: parsed.errors });
-  const analysis = analyzeProgram(tsi, program, display);
+  // The rules run per loaded file (ruleDiagnostics): files outside the bundle are not reported.
+  const analysis = analyzeProgram(tsi, program, display, { rules: false });
   const files = new Map<string, { sf: ts.SourceFile; analysis: FileAnalysis }>();
   for (const sf of program.getSourceFiles()) {
     if (sf.isDeclarationFile) continue;

@@ -69,10 +69,10 @@ export function outputsOf(dir: string, files: esbuild.OutputFile[] | undefined):
 }
 
 /** esbuild's message in tsc's shape, to compare with the transformer fixtures' diagnostics.txt. */
-export function tscStyle(m: esbuild.Message): string {
+export function tscStyle(m: esbuild.Message, category: "error" | "warning" = "error"): string {
   const l = m.location!;
   // esbuild drops a plugin's message id; the SW code leads the text.
-  return `${l.file}(${l.line},${l.column + 1}): error TS${990000 + Number(m.text.slice(2, 6))}: ${m.text}`;
+  return `${l.file}(${l.line},${l.column + 1}): ${category} TS${990000 + Number(m.text.slice(2, 6))}: ${m.text}`;
 }
 
 export function sh(cmd: string, args: string[], cwd: string, env: NodeJS.ProcessEnv = {}): SpawnSyncReturns<string> {

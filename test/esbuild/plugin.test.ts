@@ -9,6 +9,7 @@ import { afterAll, describe, expect, it } from "vitest";
 import { existsSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { stepwise } from "../../transformer/esbuild.js";
+import { GLOBALS_DTS, STEPWISE_DTS } from "../transformer/harness.js";
 import { build, REPO, tempDir, tscStyle, writeFiles } from "./harness.js";
 
 const FIXTURES = join(REPO, "test/transformer/fixtures");
@@ -24,26 +25,71 @@ afterAll(() => {
 });
 
 describe("diagnostics", () => {
-  // The transformer's own fixtures for each rule, built by esbuild instead of tspc: the
-  // same messages at the same places (tsc columns are 1-based, esbuild's 0-based).
-  // The rules reported without a type checker (see ruleDiagnostics in transformer/esbuild.ts).
-  const syntactic = /^sw100[3567]-/;
-  const ruleFixtures = readdirSync(FIXTURES).filter((n) => syntactic.test(n)).sort();
-  it.each(ruleFixtures)("%s: the same errors as tspc, at the same places", async (name) => {
-    const files = Object.fromEntries(
-      readdirSync(join(FIXTURES, name)).filter((f) => f.endsWith(".ts")).map((f) => [f, readFileSync(join(FIXTURES, name, f), "utf8")]),
-    );
+  const fixtureFiles = (name: string) =>
+    Object.fromEntries(readdirSync(join(FIXTURES, name)).filter((f) => f.endsWith(".ts")).map((f) => [f, readFileSync(join(FIXTURES, name, f), "utf8")]));
+  const expectedOf = (name: string) => readFileSync(join(FIXTURES, name, "diagnostics.txt"), "utf8").split("\n").filter(Boolean).sort();
+  const reported = (r: { errors: esbuild.Message[]; warnings: esbuild.Message[] }) =>
+    [...r.errors.map((m) => tscStyle(m, "error")), ...r.warnings.map((m) => tscStyle(m, "warning"))].sort();
+  const checkLines = (r: { errors: esbuild.Message[]; warnings: esbuild.Message[] }, files: Record<string, string>) => {
+    for (const m of [...r.errors, ...r.warnings]) {
+      expect(m.pluginName).toBe("stepwise");
+      // The line text is the source line the location points into.
+      expect(m.location!.lineText).toBe(files[m.location!.file]!.split("\n")[m.location!.line - 1]);
+    }
+  };
+  const all = readdirSync(FIXTURES).filter((n) => /^sw1\d{3}-/.test(n)).sort();
+  // Rules the core reports from the file alone (the analysis itself).
+  const fileRules = all.filter((n) => /^sw100[3567]-/.test(n));
+  // The misuse rules, which follow calls (and SW1004 types) through the checker.
+  const callRules = all.filter((n) => !fileRules.includes(n));
+
+  // The transformer's own fixtures, built by esbuild instead of tspc: the same messages at
+  // the same places (tsc columns are 1-based, esbuild's 0-based).
+  it.each(fileRules)("%s: the same errors as tspc, at the same places", async (name) => {
+    const files = fixtureFiles(name);
     const dir = project(files);
     const r = await build(dir, { entryPoints: Object.keys(files), bundle: false, format: "esm" });
-    const expected = readFileSync(join(FIXTURES, name, "diagnostics.txt"), "utf8").split("\n").filter(Boolean).sort();
+    const expected = expectedOf(name);
     expect(expected.length).toBeGreaterThan(0);
     expect(r.ok).toBe(false);
-    expect(r.errors.map(tscStyle).sort()).toEqual(expected);
-    for (const e of r.errors) {
-      expect(e.pluginName).toBe("stepwise");
-      // The line text is the source line the location points into.
-      expect(e.location!.lineText).toBe(files[e.location!.file]!.split("\n")[e.location!.line - 1]);
-    }
+    expect(reported(r)).toEqual(expected);
+    checkLines(r, files);
+  });
+
+  // With typeCheck the program sees what tspc's does (the fixture harness's stub package and globals).
+  const typedProject = (files: Record<string, string>) =>
+    project({
+      ...files,
+      "__globals.d.ts": GLOBALS_DTS,
+      "node_modules/stepwise/package.json": JSON.stringify({ name: "stepwise", types: "index.d.ts" }),
+      "node_modules/stepwise/index.d.ts": STEPWISE_DTS,
+      "tsconfig.json": JSON.stringify({
+        compilerOptions: { target: "ES2022", module: "ESNext", moduleResolution: "Bundler", strict: true, lib: ["es2022"], types: [], noEmit: true },
+        include: ["*.ts"],
+      }),
+    });
+
+  it.each(callRules)("%s: with typeCheck, the same errors and warnings as tspc, at the same places", async (name) => {
+    const files = fixtureFiles(name);
+    const dir = typedProject(files);
+    const r = await build(dir, { entryPoints: Object.keys(files), bundle: false, format: "esm" }, { typeCheck: true });
+    const expected = expectedOf(name);
+    expect(reported(r)).toEqual(expected);
+    expect(r.ok).toBe(!expected.some((l) => / error TS/.test(l)));
+    checkLines(r, files);
+  });
+
+  it.each(callRules)("%s: without typeCheck, the direct forms, and nothing tspc does not report", async (name) => {
+    const files = fixtureFiles(name);
+    const dir = project(files);
+    const r = await build(dir, { entryPoints: Object.keys(files), bundle: false, format: "esm" });
+    const got = reported(r);
+    const expected = expectedOf(name);
+    for (const d of got) expect(expected).toContain(d);
+    // SW1004 needs types; every other rule has direct cases in its fixture.
+    if (name.startsWith("sw1004")) expect(got).toEqual([]);
+    else expect(got.length).toBeGreaterThan(0);
+    checkLines(r, files);
   });
 
   it("SW1003 with file, line, column, length and line text", async () => {
@@ -56,6 +102,39 @@ describe("diagnostics", () => {
         location: expect.objectContaining({ file: "src/a.ts", line: 4, column: 16, length: 8, lineText: "export function notAsync() { return x; }" }),
       }),
     ]);
+  });
+
+  it("SW1101 and SW1102 are warnings: the build succeeds, rewritten; SW1002 in a step is an error", async () => {
+    const steps = `import { Stepwise } from "stepwise";\n/** @step */\nexport async function charge() { return 1; }\n`;
+    const wf = [
+      `import { charge } from "./steps.js";`,
+      `/** @workflow */`,
+      `export async function checkout() {`,
+      `  const id = Math.random();`,
+      `  notify();`,
+      `  return id + (await charge());`,
+      `}`,
+      `/** @step */`,
+      `async function notify() {}`,
+      ``,
+    ].join("\n");
+    const dir = project({ "src/steps.ts": steps, "src/wf.ts": wf });
+    const r = await build(dir, { entryPoints: ["src/wf.ts"], bundle: true, format: "esm", external: ["stepwise"] });
+    expect(r.ok).toBe(true);
+    expect(r.warnings.map((w) => [w.text.slice(0, 6), w.location!.file, w.location!.line, w.location!.column, w.location!.lineText])).toEqual([
+      ["SW1101", "src/wf.ts", 4, 13, "  const id = Math.random();"],
+      // Without typeCheck only a step declared in this file is known as one.
+      ["SW1102", "src/wf.ts", 5, 2, "  notify();"],
+    ]);
+    expect(r.warnings[0]!.text).toMatch(/^SW1101 workflow checkout calls Math\.random outside a step/);
+    expect(r.outputs.get("out/wf.js")).toMatch(/__stepwise\d*\.register\("workflow", "checkout", checkout\)/);
+
+    writeFileSync(join(dir, "src/steps.ts"), steps.replace("return 1;", `await Stepwise.send("other", "hi"); return 1;`));
+    const bad = await build(dir, { entryPoints: ["src/wf.ts"], bundle: true, format: "esm", external: ["stepwise"] });
+    expect(bad.ok).toBe(false);
+    expect(bad.errors).toHaveLength(1);
+    expect(bad.errors[0]!.text).toMatch(/^SW1002 step charge calls Stepwise\.send /);
+    expect(bad.errors[0]!.location).toMatchObject({ file: "src/steps.ts", line: 3, lineText: `export async function charge() { await Stepwise.send("other", "hi"); return 1; }` });
   });
 
   it("columns are UTF-8 bytes, as esbuild counts them", async () => {

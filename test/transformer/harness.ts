@@ -20,7 +20,7 @@ export const FIXTURES = join(import.meta.dirname, "fixtures");
 const ROOT = "/proj";
 
 /** The package as a user's program sees it: just enough declarations to resolve the markers. */
-const STEPWISE_DTS = `
+export const STEPWISE_DTS = `
 export interface Config { name?: string; [k: string]: unknown }
 export declare function step<F extends (...a: any[]) => Promise<any>>(fn: F, config?: Config): F;
 export declare function workflow<F extends (...a: any[]) => Promise<any>>(fn: F, config?: Config): F;
@@ -42,7 +42,7 @@ export declare class Queue { constructor(name: string); readonly name: string }
 `;
 
 /** The few web/Node globals the rule fixtures call, instead of all of lib.dom (slow to bind). */
-const GLOBALS_DTS = `
+export const GLOBALS_DTS = `
 declare function fetch(input: string): Promise<{ status: number; text(): Promise<string> }>;
 declare function setTimeout(fn: () => void, ms?: number): unknown;
 declare function setInterval(fn: () => void, ms?: number): unknown;
