@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 /** The `stepwise` command. */
 import { Command } from "commander";
+import { registerUiCommand } from "./ui.js";
 import { registerWorkflowCommands } from "./workflows.js";
 import { registerCheckCommand } from "./check.js";
 
@@ -11,6 +12,7 @@ const program = new Command("stepwise")
   .showHelpAfterError();
 
 registerWorkflowCommands(program);
+registerUiCommand(program);
 registerCheckCommand(program);
 
 try {

@@ -2,6 +2,7 @@
  * The launched runtime: the system database, this process's executor ID, the runs in
  * flight here, and recovery. `Stepwise.launch()` creates the one instance.
  */
+import type { DashboardOptions } from "./dashboard/server.js";
 import { ConfigError, StepwiseError } from "./errors.js";
 import type { WorkflowRun } from "./context.js";
 import { consoleLogger, type LogLevel, type Logger } from "./logger.js";
@@ -48,6 +49,11 @@ export interface LaunchConfig {
    * a small table `stepwise_app.transaction_outputs`.
    */
   applicationDatabaseUrl?: string;
+  /**
+   * Serve the dashboard from this process: `true`, or `{ port, host, token }` (default
+   * port 4000 on 127.0.0.1; any other address needs a token, default env STEPWISE_UI_TOKEN).
+   */
+  dashboard?: boolean | DashboardOptions;
 }
 
 const DEFAULT_MAX_OUTPUT_BYTES = 16 * 1024 * 1024;

@@ -4,6 +4,7 @@ export { step, workflow, transaction, __stepwise } from "./markers.js";
 export { Queue, type QueueOptions } from "./queue.js";
 export type { StepConfig, WorkflowConfig, TransactionConfig, IsolationLevel } from "./config.js";
 export type { LaunchConfig } from "./executor.js";
+export type { DashboardOptions } from "./dashboard/server.js";
 export type { Logger, LogLevel } from "./logger.js";
 export type { StepStatus } from "./context.js";
 export type { WorkflowHandle, WorkflowStatus } from "./workflow.js";

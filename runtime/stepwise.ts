@@ -10,11 +10,13 @@ import { consoleLogger, prefixed, type Logger } from "./logger.js";
 import { step } from "./markers.js";
 import { workflowOf } from "./registry.js";
 import { deserialize, deserializeError, registerClass, registerErrorClass } from "./serialize.js";
+import type { DashboardOptions } from "./dashboard/server.js";
 import type { Queryable } from "./sysdb/driver.js";
 import type { WorkflowFilter } from "./sysdb/system-database.js";
 import { currentSql } from "./transaction.js";
 import { getEvent, now, randomUUID, recv, send, setEvent, sleep } from "./messaging.js";
 import { Queue, QueueDispatcher } from "./queue.js";
+import { loadTracing } from "./tracing.js";
 import {
   cancelWorkflow,
   forkWorkflow,
@@ -57,6 +59,18 @@ type AsyncFn = (...args: any[]) => Promise<any>; // eslint-disable-line @typescr
 
 const defaultLogger = consoleLogger();
 
+/** Starts the dashboard for `launch({ dashboard })`; its code is loaded only then. */
+async function startDashboard(executor: Executor, options: DashboardOptions): Promise<void> {
+  try {
+    const dashboard = await (await import("./dashboard/server.js")).startDashboard(options);
+    executor.stopHooks.unshift(() => dashboard.close());
+    executor.logger.info(`dashboard on http://${dashboard.host}:${dashboard.port}/`);
+  } catch (error) {
+    await Stepwise.shutdown();
+    throw error;
+  }
+}
+
 export class Stepwise {
   private constructor() {}
 
@@ -67,6 +81,7 @@ export class Stepwise {
    */
   static async launch(config: LaunchConfig = {}): Promise<void> {
     if (currentExecutor()) throw new StepwiseError("Stepwise is already launched; call Stepwise.shutdown() first.");
+    await loadTracing();
     const executor = await Executor.open(config);
     setExecutor(executor);
     executor.logger.debug(`launched on the ${executor.sysdb.description} as executor '${executor.executorID}'`);
@@ -80,6 +95,7 @@ export class Stepwise {
     }, 5000);
     healing.unref();
     executor.stopHooks.push(() => clearInterval(healing));
+    if (config.dashboard) await startDashboard(executor, config.dashboard === true ? {} : config.dashboard);
   }
 
   /** Closes the system database. Runs still in flight stay PENDING and resume at the next launch. */
