@@ -102,7 +102,7 @@ export function unserializableReason(value: unknown, path: string, seen = new Se
 /** serialize, refusing values that would not come back as they went in. */
 export function serializeStrict(value: unknown, what: string): string {
   const reason = unserializableReason(value, what);
-  if (reason) throw new SerializationError(`Cannot store ${what}: ${reason}.`);
+  if (reason) throw new SerializationError(`SW1004: cannot store ${what}: ${reason}. Pass plain data instead.`);
   return serialize(value);
 }
 
@@ -243,6 +243,12 @@ export function deserializeError(text: string, where: string): Error {
  * error where the value is produced beats a database error (or a bloated table) later.
  */
 export function serializeBounded(value: unknown, maxBytes: number, what: string): string {
+  // SW1004 at run time, for what the compiler did not see: a function, symbol, promise or
+  // class instance would come back as something else on replay. Plain JSON holds none.
+  if (!isPlainJSON(value)) {
+    const reason = unserializableReason(value, "result");
+    if (reason) throw new SerializationError(`SW1004: ${what} cannot be stored: ${reason}. Return plain data instead.`);
+  }
   const text = serialize(value);
   // Characters are cheap to count; bytes only matter near the limit.
   if (text.length * 3 > maxBytes) {
