@@ -174,3 +174,36 @@ describe("other output shapes", () => {
     expect(line(node("unbundled/main.mjs", ["steps", "wf-unbundled"]), "STEPS")).toEqual(EXPECTED_STEPS);
   });
 });
+
+describe("examples/esbuild-app", () => {
+  it("its build script bundles the service with the plugin, and the service runs orders durably", async () => {
+    const example = join(REPO, "examples/esbuild-app");
+    mustSucceed(sh(process.execPath, [join(example, "build.mjs")], REPO), "examples/esbuild-app/build.mjs");
+    const bundled = readFileSync(join(example, "dist/server.mjs"), "utf8");
+    expect(bundled).toContain(`"Payments.charge"`);
+    const child = spawn(process.execPath, ["--enable-source-maps", join(example, "dist/server.mjs")], {
+      cwd: dir, env: { ...process.env, PORT: "0" }, stdio: ["ignore", "pipe", "pipe"],
+    });
+    try {
+      let output = "";
+      child.stderr.on("data", (d) => (output += d));
+      const base = await new Promise<string>((res, rej) => {
+        child.stdout.on("data", (d) => {
+          output += d;
+          const m = /on (http:\/\/\S+)/.exec(output);
+          if (m) res(m[1]!);
+        });
+        child.on("exit", () => rej(new Error(`the service exited:\n${output}`)));
+      });
+      const post = async () => (await fetch(`${base}/orders/ex-1?sku=sku-9&qty=2`, { method: "POST" })).json();
+      const first = await post();
+      expect(first).toEqual({ orderId: "ex-1", reservation: "res-sku-9-2", chargeId: "ch_ex-1", cents: 3998, receipt: "receipt-ex-1-ch_ex-1" });
+      // The order ID is an idempotency key: the same result, nothing run again.
+      expect(await post()).toEqual(first);
+      expect(await (await fetch(`${base}/orders/ex-1`)).json()).toEqual({ status: "SUCCESS", steps: ["reserveStock", "Payments.charge", "sendReceipt"] });
+    } finally {
+      child.kill("SIGTERM");
+      await new Promise((r) => (child.exitCode !== null ? r(null) : child.once("exit", r)));
+    }
+  });
+});
