@@ -60,10 +60,11 @@ export async function listRuns(query: URLSearchParams): Promise<ListResponse> {
   }
   const limit = wholeNumber(query.get("limit"), "limit", 25, 1, 500);
   const offset = wholeNumber(query.get("offset"), "offset", 0, 0, Number.MAX_SAFE_INTEGER);
-  // One more than a page tells whether there is a next page.
+  // One more than a page tells whether there is a next page. The names take a scan of
+  // the runs, so only when asked (once per page load), not on every poll.
   const [statuses, names] = await Promise.all([
     Stepwise.listWorkflows({ status: status as RunState | undefined, name: query.get("name") || undefined, limit: limit + 1, offset }),
-    requireExecutor().sysdb.listWorkflowNames(),
+    query.get("names") === "1" ? requireExecutor().sysdb.listWorkflowNames() : undefined,
   ]);
   return {
     runs: statuses.slice(0, limit).map((s) => summary(s, s.createdAt.getTime(), s.updatedAt.getTime())),

@@ -37,8 +37,8 @@ export interface RunSummary {
 export interface ListResponse {
   runs: RunSummary[];
   hasMore: boolean;
-  /** Workflow names that have runs, for the name filter. */
-  names: string[];
+  /** Workflow names that have runs, for the name filter; only when asked with `names=1`. */
+  names?: string[];
   /** The server's clock, to show how long an unfinished run has been going. */
   now: number;
 }

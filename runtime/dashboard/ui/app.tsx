@@ -167,6 +167,10 @@ function ListPage() {
   if (status) query.set("status", status);
   if (name) query.set("name", name);
   const { data, error } = usePolling(() => request<ListResponse>(`/api/workflows?${query}`), query.toString(), () => 2000);
+  const [names, setNames] = useState<string[]>([]);
+  useEffect(() => {
+    request<ListResponse>("/api/workflows?limit=1&names=1").then((r) => setNames(r.names ?? []), () => {});
+  }, []);
 
   return (
     <main class="page">
@@ -202,7 +206,7 @@ function ListPage() {
               }}
             />
             <datalist id="workflow-names">
-              {data?.names.map((n) => (
+              {names.map((n) => (
                 <option value={n} />
               ))}
             </datalist>
@@ -409,7 +413,7 @@ function Timeline({ detail, now, onFork }: { detail: RunResponse; now: number; o
           </div>
         );
       })}
-      {live && run.status === "PENDING" && (
+      {live && run.status === "PENDING" && run.recoveryError === null && (
         <div class="step-row running" data-function-id={nextID}>
           <div class="step-line">
             <span class="step-label">
