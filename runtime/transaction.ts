@@ -54,7 +54,7 @@ export function runTransaction<T>(config: ResolvedTransactionConfig, body: () =>
   if (frame?.step || frame?.transaction) {
     return Promise.reject(
       new StepwiseError(
-        `transaction '${config.name}' was called inside ${frame.step ? `step '${frame.step.stepID}'` : `transaction '${frame.transaction!.name}'`}; ` +
+        `SW1001: transaction '${config.name}' was called inside ${frame.step ? `step '${frame.step.stepID}'` : `transaction '${frame.transaction!.name}'`}; ` +
           `call transactions from a workflow body (or outside any workflow).`,
       ),
     );

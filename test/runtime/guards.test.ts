@@ -8,11 +8,13 @@ import { Queue, SerializationError, Stepwise, StepwiseError, step, transaction, 
 import { databases } from "../helpers/databases.js";
 
 const child = workflow(async (x: string) => x, { name: "guards.child" });
+const debit = transaction(async (x: string) => x, { name: "guards.debit" });
 const jobs = new Queue("guards.jobs");
 
 /** Runs `body` as a step (or transaction) of a fresh workflow and returns what it threw. */
 const misuses: Record<string, () => Promise<unknown>> = {
   "workflow call": () => child("x"),
+  "transaction call": () => debit("x"),
   "Stepwise.startWorkflow": () => Stepwise.startWorkflow(child)("x"),
   "enqueue (startWorkflow with a queue)": () => Stepwise.startWorkflow(child, { queue: jobs })("x"),
   "Stepwise.send": () => Stepwise.send("nobody", "hi"),
@@ -23,7 +25,7 @@ const misuses: Record<string, () => Promise<unknown>> = {
   // A dynamic call, as plain JavaScript might make it: no compiler sees this one.
   "a dynamic call of send": () => (Stepwise as unknown as Record<string, (...a: unknown[]) => Promise<void>>)[["se", "nd"].join("")]!("nobody", "hi"),
 };
-const rule = (name: string) => (/workflow|enqueue/i.test(name) ? "SW1001" : "SW1002");
+const rule = (name: string) => (/workflow|enqueue|transaction/i.test(name) ? "SW1001" : "SW1002");
 
 const inStep = Object.fromEntries(Object.entries(misuses).map(([k, body], i) => [k, step(body, { name: `guards.step${i}` })]));
 const inTx = Object.fromEntries(Object.entries(misuses).map(([k, body], i) => [k, transaction(body, { name: `guards.tx${i}` })]));

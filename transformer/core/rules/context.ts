@@ -29,6 +29,7 @@ export type EffectKind =
   | "workflow-call" // SW1001 in a step or transaction
   | "start-workflow" // SW1001 in a step or transaction
   | "step-call" // SW1001 in a transaction only
+  | "transaction-call" // SW1001 in a step or transaction
   | "messaging" // SW1002 in a step or transaction
   | "nondeterministic" // SW1101 in a workflow
   | "unawaited"; // SW1102 in a workflow
@@ -355,7 +356,8 @@ export class RuleContext {
     if (callee.type === "operation") {
       if (callee.kind === "workflow") return { kind: "workflow-call", rule: "SW1001", op: `workflow ${callee.name}`, chain: [callee.name] };
       if (callee.kind === "step") return { kind: "step-call", rule: "SW1001", op: `step ${callee.name}`, chain: [callee.name] };
-      return undefined;
+      // A transaction inside a step or another transaction is refused at run time too.
+      return { kind: "transaction-call", rule: "SW1001", op: `transaction ${callee.name}`, chain: [callee.name] };
     }
     if (callee.type !== "external") return undefined;
     const key = externalKey(callee);

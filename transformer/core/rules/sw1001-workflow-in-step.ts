@@ -1,6 +1,7 @@
 /**
  * SW1001: no workflow call, `Stepwise.startWorkflow` or enqueue inside a step or
- * transaction (and no step inside a transaction), directly or through helpers.
+ * transaction (and no transaction inside either, no step inside a transaction),
+ * directly or through helpers, as the runtime refuses them.
  * A step may run again on retry or recovery; a workflow it started would start again.
  */
 import type { SwDiagnostic } from "../diagnostics.js";
@@ -23,6 +24,10 @@ export function checkWorkflowInStep(root: Root, sites: Site[]): SwDiagnostic[] {
       out.push(at("SW1001", "error", root.sf, site.node,
         `${where} ${verb} with ${e.op} (${chain}): a ${root.kind} may run again on retry or recovery, which would start it again. ` +
           `${e.detail === "enqueue" ? "Enqueue" : "Start"} it from the workflow body instead.`));
+    } else if (e.kind === "transaction-call") {
+      out.push(at("SW1001", "error", root.sf, site.node,
+        `${where} calls ${e.op} (${chain}): a transaction is a durable operation of the workflow, with its own checkpoint, ` +
+          `and cannot run inside a ${root.kind}. Call it from the workflow body instead.`));
     } else if (e.kind === "step-call" && root.kind === "transaction") {
       out.push(at("SW1001", "error", root.sf, site.node,
         `${where} calls ${e.op} (${chain}): a step's retries and checkpoint cannot take part in the transaction's rollback. ` +
