@@ -7,11 +7,11 @@
  * An onLoad plugin over the same core as tspc. A file whose text mentions no tag and not
  * the package is returned to esbuild untouched (the callback returns undefined), so a
  * project with few steps pays one text test per file. A file with markers is parsed,
- * analysed and rewritten by the core, emitted as JavaScript with an inline source map
- * (which esbuild composes with its own, so a minified bundle still maps to the .ts line),
- * and handed to esbuild with the "js" or "jsx" loader.
+ * analysed and rewritten by the core, printed back as TypeScript with an inline source
+ * map (which esbuild composes with its own, so a minified bundle still maps to the .ts
+ * line), and handed to esbuild with the loader it would have used anyway.
  *
- * TypeScript is a peer dependency, loaded on the first file that needs it.
+ * TypeScript (a dependency of this package) is loaded on the first file that needs it.
  */
 import type * as ts from "typescript";
 import type { Loader, Message, OnLoadResult, PartialMessage, Plugin, PluginBuild } from "esbuild";
@@ -186,9 +186,10 @@ function transform(
   const result: FileResult = { text, diagnostics, ids: analysis.ids, sf };
   // Errors fail the build: no point emitting.
   if (analysis.operations.length === 0 || diagnostics.some((d) => d.category === "error")) return result;
-  result.contents = emit(tsi, sf, analysis);
-  // Still TypeScript (or JSX): esbuild compiles it as it would the original, tsconfig and all.
-  result.loader = defaultLoader(sf.fileName, build);
+  const out = emit(tsi, sf, analysis);
+  result.contents = out.code;
+  // Printed back as the same language: esbuild compiles it as it would the original, tsconfig and all.
+  result.loader = out.stripped ? (/\.[jt]sx$/.test(sf.fileName) ? "jsx" : "js") : defaultLoader(sf.fileName, build);
   return result;
 }
 
@@ -210,9 +211,9 @@ interface PrinterInternals {
  * with an inline source map to the original text. Only the rewrite runs: no type stripping,
  * no checker. Without the printer internals, falls back to a one-file JavaScript emit.
  */
-function emit(tsi: TS, sf: ts.SourceFile, analysis: FileAnalysis): string {
+function emit(tsi: TS, sf: ts.SourceFile, analysis: FileAnalysis): { code: string; stripped: boolean } {
   const internals = tsi as unknown as PrinterInternals;
-  if (!internals.createSourceMapGenerator || !internals.createTextWriter) return emitJavaScript(tsi, sf, analysis);
+  if (!internals.createSourceMapGenerator || !internals.createTextWriter) return { code: emitJavaScript(tsi, sf, analysis), stripped: true };
   const commonjs = isCommonJSFile(tsi, sf);
   const options: ts.CompilerOptions = { target: tsi.ScriptTarget.ESNext, sourceMap: true, inlineSources: true };
   const transformed = tsi.transform(sf, [(context) => (file) => rewriteFile(tsi, analysis, context, { commonjs })], options);
@@ -224,7 +225,7 @@ function emit(tsi: TS, sf: ts.SourceFile, analysis: FileAnalysis): string {
     const map = internals.createSourceMapGenerator({ getCurrentDirectory: () => dir, getCanonicalFileName: (f) => f }, sf.fileName, "", dir, options);
     const writer = internals.createTextWriter("\n");
     printer.writeFile(transformed.transformed[0]!, writer, map);
-    return withInlineMap(writer.getText(), map.toJSON(), sf.fileName);
+    return { code: withInlineMap(writer.getText(), map.toJSON(), sf.fileName), stripped: false };
   } finally {
     transformed.dispose();
   }

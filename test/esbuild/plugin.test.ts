@@ -282,6 +282,53 @@ describe("module forms", () => {
   });
 });
 
+describe("what esbuild receives", () => {
+  it("stays TypeScript, so esbuild applies the project's tsconfig (here legacy decorators)", async () => {
+    const dir = project({
+      "tsconfig.json": JSON.stringify({ compilerOptions: { experimentalDecorators: true } }),
+      "a.ts": [
+        `const logged = (_t: object, _k: string, d: PropertyDescriptor) => d;`,
+        `export class Orders {`,
+        `  /** @step */`,
+        `  @logged`,
+        `  static async charge(id: string): Promise<string> { return id; }`,
+        `}`,
+        ``,
+      ].join("\n"),
+    });
+    const r = await build(dir, { entryPoints: ["a.ts"], bundle: true, format: "esm", external: ["stepwise"] });
+    expect(r.errors).toEqual([]);
+    const out = r.outputs.get("out/a.js")!;
+    expect(out).toContain(`__stepwise.run("step", { name: "Orders.charge" }`);
+    expect(out).toContain("__decorateClass(");
+  });
+
+  it("without the printer's internals, falls back to a JavaScript emit of the file", async () => {
+    const ts = (await import("typescript")).default;
+    const bare = { ...ts, createSourceMapGenerator: undefined };
+    const dir = project({ "a.ts": `/** @step */\nexport async function charge(id: string): Promise<string> { return id; }\n` });
+    const r = await build(dir, { entryPoints: ["a.ts"], bundle: false, format: "esm" }, { typescript: bare as unknown as typeof ts });
+    expect(r.errors).toEqual([]);
+    expect(r.outputs.get("out/a.js")).toContain(`return __stepwise.run("step", { name: "charge" }, this, arguments, async () => {`);
+  });
+
+  it("writes the manifest of the bundle's operations when asked", async () => {
+    const dir = project({
+      "src/main.ts": `import { a } from "./a.js";\nconsole.log(a);\n`,
+      "src/a.ts": `/** @step { maxAttempts: 2, retriesAllowed: true } */\nexport async function a() { return 1; }\n/** @workflow */\nexport async function flow() { return a(); }\n`,
+    });
+    const r = await build(dir, { entryPoints: ["src/main.ts"], bundle: true, format: "esm", external: ["stepwise"] }, { manifest: "out/stepwise.manifest.json" });
+    expect(r.errors).toEqual([]);
+    expect(JSON.parse(readFileSync(join(dir, "out/stepwise.manifest.json"), "utf8"))).toEqual({
+      version: 1,
+      operations: [
+        { id: "a", kind: "step", file: "src/a.ts", line: 2, config: { maxAttempts: 2, retriesAllowed: true } },
+        { id: "flow", kind: "workflow", file: "src/a.ts", line: 4, config: {} },
+      ],
+    });
+  });
+});
+
 describe("watch and incremental rebuilds", () => {
   it("picks up an edit that adds an error, then the fix, on context.rebuild()", async () => {
     const dir = project({
