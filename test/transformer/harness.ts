@@ -18,6 +18,8 @@ import { analyzeFile, analyzeProgram, createBeforeTransformer, formatDiagnostic,
 
 export const FIXTURES = join(import.meta.dirname, "fixtures");
 const ROOT = "/proj";
+// A rule that throws is skipped in a user's build; here it must fail the test.
+process.env.STEPWISE_DEBUG_RULES ??= "1";
 
 /** The package as a user's program sees it: just enough declarations to resolve the markers. */
 export const STEPWISE_DTS = `

@@ -165,8 +165,10 @@ export class RuleContext {
   private adopt(a: FileAnalysis): void {
     if (this.analyses.has(a.sf)) return;
     this.analyses.set(a.sf, a);
+    // A marker with an explicit name has its ID in the file's ID list, not on the operation.
+    const idAt = new Map(a.ids.map((e) => [e.start, e.id]));
     for (const op of a.operations) {
-      const name = op.id ?? a.sf.text.slice(op.at.start, op.at.start + op.at.length);
+      const name = op.id ?? idAt.get(op.at.start) ?? a.sf.text.slice(op.at.start, op.at.start + op.at.length);
       if (op.target.form === "marker") {
         this.kindOf.set(op.target.call, { kind: op.kind, name });
         const fn = op.target.call.arguments[0] && skipInner(this.tsi, op.target.call.arguments[0]);
