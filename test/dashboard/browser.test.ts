@@ -118,6 +118,7 @@ describe("dashboard in a browser", () => {
     await expect(rows.nth(1).locator("[data-status]").getAttribute("data-status")).resolves.toBe("ERROR");
     expect(await rows.nth(2).locator("td").nth(1).textContent()).toBe("greet");
 
+    await page.screenshot({ path: fileURLToPath(new URL("list-page.png", artifacts)) });
     // The name filter suggests the workflows that have runs.
     await page.waitForFunction(() => [...document.querySelectorAll("#workflow-names option")].map((o) => (o as HTMLOptionElement).value).join() === "doomed,greet,order");
     await page.getByRole("button", { name: "Older →" }).click();

@@ -354,6 +354,7 @@ function Timeline({ detail, now, onFork }: { detail: RunResponse; now: number; o
         </div>
       </div>
       {steps.length === 0 && !live && <p class="empty">This run recorded no steps.</p>}
+      {steps.length === 0 && run.status === "ENQUEUED" && <p class="empty">Waiting in queue {run.queueName} to be started.</p>}
       {steps.map((s) => {
         const failed = s.error !== null;
         const retried = s.attempts > 1;
