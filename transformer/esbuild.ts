@@ -314,7 +314,8 @@ function isCommonJSFile(tsi: TS, sf: ts.SourceFile): boolean {
 function ruleDiagnostics(tsi: TS, sf: ts.SourceFile, analysis: FileAnalysis, program: ProgramState | undefined): SwDiagnostic[] {
   // The files analyzeProgram runs them on: those with operations, or an inline Stepwise.runStep.
   if (analysis.operations.length === 0 && analysis.diagnostics.length === 0 && !sf.text.includes("runStep")) return [];
-  return checkRules(tsi, sf, program ? { program: program.program, analyses: program.analysis.files } : { analyses: new Map([[sf, analysis]]) });
+  if (program) return program.rules.get(sf) ?? [];
+  return checkRules(tsi, sf, { analyses: new Map([[sf, analysis]]) });
 }
 
 // ---- SW1006 across the bundle -------------------------------------------------------------
@@ -398,6 +399,8 @@ interface ProgramState {
   checker: ts.TypeChecker;
   analysis: ProgramAnalysis;
   files: Map<string, { sf: ts.SourceFile; analysis: FileAnalysis }>;
+  /** The misuse rules' diagnostics by file; reported only for the files the bundle loads. */
+  rules: Map<ts.SourceFile, SwDiagnostic[]>;
   /** Parsed source files by path and text, reused by the next build's program. */
   parsed: Map<string, ts.SourceFile>;
 }
@@ -430,15 +433,21 @@ function updateProgram(tsi: TS, prev: ProgramState | undefined, tsconfig: string
     return sf;
   };
   const program = tsi.createProgram({ rootNames: parsed.fileNames, options: parsed.options, host, oldProgram: prev?.program, configFileParsingDiagnostics: parsed.errors });
-  // The rules run per loaded file (ruleDiagnostics): files outside the bundle are not reported.
   const analysis = analyzeProgram(tsi, program, display, { rules: false });
   const files = new Map<string, { sf: ts.SourceFile; analysis: FileAnalysis }>();
+  const rules = new Map<ts.SourceFile, SwDiagnostic[]>();
   for (const sf of program.getSourceFiles()) {
-    if (sf.isDeclarationFile) continue;
+    if (sf.isDeclarationFile || program.isSourceFileFromExternalLibrary(sf)) continue;
+    const a = analysis.files.get(sf) ?? { sf, operations: [], diagnostics: [], ids: [] };
     // ts file names use forward slashes; esbuild passes native paths.
-    files.set(resolve(sf.fileName), { sf, analysis: analysis.files.get(sf) ?? { sf, operations: [], diagnostics: [], ids: [] } });
+    files.set(resolve(sf.fileName), { sf, analysis: a });
+    // All files in program order, as tspc checks them: the rules memoize what each helper
+    // reaches, and program order keeps that walk shallow (dependencies come first), where
+    // esbuild's load order (entry first) would walk a long call chain in one recursion.
+    if (a.operations.length > 0 || a.diagnostics.length > 0 || sf.text.includes("runStep"))
+      rules.set(sf, checkRules(tsi, sf, { program, analyses: analysis.files }));
   }
-  return { program, checker: program.getTypeChecker(), analysis, files, parsed: parsedNow };
+  return { program, checker: program.getTypeChecker(), analysis, files, rules, parsed: parsedNow };
 }
 
 // ---- loading TypeScript ----------------------------------------------------------------
