@@ -99,6 +99,14 @@ describe("dashboard access", () => {
     expect((await fetch(`${base}/api/workflows?status=DONE`)).status).toBe(400);
   });
 
+  test("launch({ dashboard }) on a port in use fails, and leaves Stepwise shut down", async () => {
+    await Stepwise.shutdown();
+    await expect(Stepwise.launch({ dataDir: dir, logLevel: "silent", dashboard: { port: open.port } })).rejects.toThrow(/port is in use/);
+    // Nothing was left half-launched: a new launch works.
+    await Stepwise.launch({ dataDir: dir, logLevel: "silent" });
+    expect((await Stepwise.listWorkflows()).length).toBe(1);
+  });
+
   test("`stepwise ui`: refuses 0.0.0.0 without a token, serves it with one", async () => {
     const cli = fileURLToPath(new URL("../../cli/index.ts", import.meta.url));
     const env = { ...process.env, STEPWISE_DATABASE_URL: "", STEPWISE_UI_TOKEN: "" };
