@@ -167,6 +167,7 @@ function ListPage() {
   if (status) query.set("status", status);
   if (name) query.set("name", name);
   const { data, error } = usePolling(() => request<ListResponse>(`/api/workflows?${query}`), query.toString(), () => 2000);
+  document.title = "Workflows · Stepwise";
   const [names, setNames] = useState<string[]>([]);
   useEffect(() => {
     request<ListResponse>("/api/workflows?limit=1&names=1").then((r) => setNames(r.names ?? []), () => {});
@@ -518,6 +519,7 @@ function RunPage({ workflowID }: { workflowID: string }) {
     );
   }
   const { run } = data;
+  document.title = `${run.name} ${run.workflowID} · Stepwise`;
   const canResume = run.status === "CANCELLED" || run.status === "MAX_RECOVERY_ATTEMPTS_EXCEEDED" || (run.status === "PENDING" && run.recoveryError !== null);
   const received = data.steps.filter((s) => s.kind === "recv");
   const sent = data.steps.filter((s) => s.kind === "send");
