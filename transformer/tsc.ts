@@ -4,12 +4,16 @@
  *
  * Options beside "transform":
  *   "manifest": "stepwise.manifest.json"   write the manifest (path relative to the tsconfig)
+ *   "warnings": "print" | "diagnostics" | "off"
+ *       SW1101/SW1102. tsc exits non-zero on any diagnostic it reports, warnings included, so
+ *       by default ("print") they are printed in tsc's format without failing the build;
+ *       "diagnostics" reports them as compiler diagnostics (the build then exits non-zero).
  */
 import type * as ts from "typescript";
 import type { TS } from "./core/ts.js";
 import { writeFileSync, mkdirSync } from "node:fs";
 import { dirname, relative, resolve, sep } from "node:path";
-import { analyzeProgram, createBeforeTransformer, toTsDiagnostic, type ProgramAnalysis } from "./core/index.js";
+import { analyzeProgram, createBeforeTransformer, formatDiagnostic, toTsDiagnostic, type ProgramAnalysis } from "./core/index.js";
 
 /** What ts-patch passes a "program" pattern transformer (declared here so users need no ts-patch types). */
 export interface TransformerExtras {
@@ -22,6 +26,7 @@ export interface TransformerExtras {
 
 export interface StepwisePluginConfig {
   manifest?: string;
+  warnings?: "print" | "diagnostics" | "off";
   [key: string]: unknown;
 }
 
@@ -47,7 +52,20 @@ export default function stepwiseTransformer(
     const display = (f: string) => relative(projectDir, f).split(sep).join("/");
     analysis = analyzeProgram(tsi, program, display);
     analyses.set(program, analysis);
-    for (const d of analysis.diagnostics) extras.addDiagnostic(toTsDiagnostic(tsi, d, (f) => program.getSourceFile(f)));
+    const warnings = config.warnings ?? "print";
+    if (warnings !== "print" && warnings !== "diagnostics" && warnings !== "off") {
+      throw new Error(`stepwise/transformer: "warnings" must be "print", "diagnostics" or "off", got ${JSON.stringify(warnings)}.`);
+    }
+    for (const d of analysis.diagnostics) {
+      if (d.category === "warning" && warnings !== "diagnostics") {
+        if (warnings === "print") {
+          const sf = program.getSourceFile(d.fileName);
+          if (sf) tsi.sys.write(formatDiagnostic(d, sf, display(d.fileName)) + tsi.sys.newLine);
+        }
+        continue;
+      }
+      extras.addDiagnostic(toTsDiagnostic(tsi, d, (f) => program.getSourceFile(f)));
+    }
     if (typeof config.manifest === "string") {
       const out = resolve(projectDir, config.manifest);
       mkdirSync(dirname(out), { recursive: true });

@@ -151,7 +151,7 @@ export function compile(files: Map<string, string>, opts: FixtureOptions = {}, p
   const added: ts.Diagnostic[] = [];
   let transformers: ts.CustomTransformers | undefined;
   if (!plain) {
-    const factory = stepwiseTransformer(program, {}, { ts, addDiagnostic: (d) => added.push(d) });
+    const factory = stepwiseTransformer(program, { warnings: "diagnostics" }, { ts, addDiagnostic: (d) => added.push(d) });
     transformers = { before: [factory] };
   }
   program.emit(undefined, undefined, undefined, false, transformers);
