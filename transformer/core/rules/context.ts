@@ -184,6 +184,8 @@ export class RuleContext {
     for (const op of this.analysisOf(sf).operations) {
       let fn: ts.Node | undefined = op.target.form === "marker" ? op.target.call.arguments[0] : op.target.fn;
       fn = fn && skipInner(tsi, fn as ts.Expression);
+      // step(chargeImpl, { ... }): the function it wraps, declared elsewhere, is what runs as the step.
+      if (fn && tsi.isIdentifier(fn)) fn = this.functionOf(fn);
       if (!fn || !isFunctionNode(tsi, fn) || !fn.body) continue;
       out.push({ kind: op.kind, name: this.kindOf.get(fn)?.name ?? op.id ?? "(anonymous)", fn, sf, at: op.at });
     }
@@ -202,6 +204,17 @@ export class RuleContext {
     };
     if (sf.text.includes("runStep")) visit(sf);
     return out;
+  }
+
+  /** The function with a body an identifier names (through aliases and consts), if the checker can tell. */
+  private functionOf(id: ts.Identifier): FunctionNode | undefined {
+    const tsi = this.tsi;
+    let sym = this.checker?.getSymbolAtLocation(id);
+    if (!sym) return undefined;
+    if (sym.flags & tsi.SymbolFlags.Alias) sym = this.checker!.getAliasedSymbol(sym);
+    let decl: ts.Node | undefined = sym.valueDeclaration;
+    if (decl && tsi.isVariableDeclaration(decl) && decl.initializer) decl = skipInner(tsi, decl.initializer);
+    return decl && isFunctionNode(tsi, decl) && decl.body && !decl.getSourceFile().isDeclarationFile ? decl : undefined;
   }
 
   /** The operation a function node is, if any. */
