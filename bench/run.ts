@@ -230,6 +230,8 @@ interface RecoveryRun {
   totalMs: number;
   /** From launch() being called in it, ms. */
   fromLaunchMs: number;
+  /** How long launch() took (it claims the pending runs and starts them), ms. */
+  launchMs: number;
   /** Step bodies run by the recovering process (expected: workflows x steps/2). */
   stepRuns: number;
 }
@@ -258,10 +260,10 @@ async function recovery(t: TargetName): Promise<RecoveryRun[]> {
     }
     const spawned = performance.now();
     const p = start("recovery-child", { target: t, where, phase: "recover", workflows: RECOVERY_WORKFLOWS, steps: RECOVERY_STEPS });
-    const done = JSON.parse(await p.line("DONE", RECOVERY_TIMEOUT_MS)) as { doneMs: number; stepRuns: number };
+    const done = JSON.parse(await p.line("DONE", RECOVERY_TIMEOUT_MS)) as { doneMs: number; launchedMs: number; stepRuns: number };
     const totalMs = performance.now() - spawned;
     await p.exited;
-    runs.push({ totalMs, fromLaunchMs: done.doneMs, stepRuns: done.stepRuns });
+    runs.push({ totalMs, fromLaunchMs: done.doneMs, launchMs: done.launchedMs, stepRuns: done.stepRuns });
     log(`recovery ${t} rep ${r + 1}/${RECOVERY_REPS}: ${(totalMs / 1000).toFixed(2)} s, ${done.stepRuns} step bodies run`);
     if (database) await dropDatabase(database);
     else fs.rmSync(path.dirname(where.dataDir!), { recursive: true, force: true });
@@ -282,8 +284,11 @@ interface StatementCounts {
   workflowStatements: { text: string; perWorkflow: number }[];
 }
 
-async function hasPgStatStatements(url: string): Promise<boolean> {
-  const c = new pg.Client({ connectionString: url });
+/** Whether the server has pg_stat_statements loaded; tried in a scratch database, dropped after. */
+async function hasPgStatStatements(): Promise<boolean> {
+  const database = `stepwise_bench_${runTag}_pgss`;
+  await createDatabase(database);
+  const c = new pg.Client({ connectionString: urlFor(database) });
   await c.connect();
   try {
     await c.query(`CREATE EXTENSION IF NOT EXISTS pg_stat_statements`);
@@ -293,6 +298,7 @@ async function hasPgStatStatements(url: string): Promise<boolean> {
     return false;
   } finally {
     await c.end();
+    await dropDatabase(database);
   }
 }
 
@@ -406,7 +412,7 @@ async function main() {
   let statements: PerTarget<StatementCounts> = {};
   let statementNote: string;
   if (baseUrl) {
-    const ext = await hasPgStatStatements(baseUrl);
+    const ext = await hasPgStatStatements();
     statementNote = ext
       ? "pg_stat_statements is loaded on this server; counts here are from the wire-protocol counting proxy (bench/count-proxy.ts), which also gives round trips"
       : "pg_stat_statements is not loaded on this server (it needs shared_preload_libraries and a restart): counted by a wire-protocol proxy between client and server (bench/count-proxy.ts): every Execute or simple Query is a statement, every Sync or simple Query a round trip";
@@ -517,7 +523,8 @@ async function main() {
     for (const t of Object.keys(recoveries) as TargetName[]) {
       const runs = recoveries[t]!;
       lines.push(
-        `- recovery, ${t}: from launch() ${cell(figure(runs.map((r) => r.fromLaunchMs / 1000)), " s")}; step bodies run by the recovering process: ` +
+        `- recovery, ${t}: from launch() ${cell(figure(runs.map((r) => r.fromLaunchMs / 1000)), " s")}, of which launch() itself ` +
+          `${cell(figure(runs.map((r) => r.launchMs / 1000)), " s")}; step bodies run by the recovering process: ` +
           `${[...new Set(runs.map((r) => r.stepRuns))].join(", ")} (expected ${(RECOVERY_WORKFLOWS * RECOVERY_STEPS) / 2}: no completed step ran again)`,
       );
     }
