@@ -35,6 +35,8 @@ export interface CheckDiagnostic {
 
 export interface CheckResult {
   diagnostics: CheckDiagnostic[];
+  /** tsconfig.json problems that did not stop the check (printed to stderr). */
+  notes: string[];
   /** What the command prints (empty when there is nothing to report in text form). */
   output: string;
   exitCode: 0 | 1;
@@ -52,7 +54,8 @@ function typescript(): typeof TS {
 export function runCheck(options: CheckOptions = {}): CheckResult {
   const ts = typescript();
   const cwd = options.cwd ?? process.cwd();
-  const program = createProgram(ts, resolveConfig(options.project ?? "tsconfig.json", cwd));
+  const notes: string[] = [];
+  const program = createProgram(ts, resolveConfig(options.project ?? "tsconfig.json", cwd), notes);
   const display = (f: string) => {
     const r = relative(cwd, f);
     return (r && !r.startsWith("..") && !isAbsolute(r) ? r : f).split(sep).join("/");
@@ -78,7 +81,7 @@ export function runCheck(options: CheckOptions = {}): CheckResult {
     options.format === "json"
       ? JSON.stringify(diagnostics, null, 2) + "\n"
       : diagnostics.map((d) => `${d.file}(${d.line},${d.column}): ${d.category} ${d.code}: ${d.message}\n`).join("");
-  return { diagnostics, output, exitCode };
+  return { diagnostics, notes, output, exitCode };
 }
 
 function resolveConfig(project: string, cwd: string): string {
@@ -95,20 +98,26 @@ function display(path: string, cwd: string): string {
   return r && !r.startsWith("..") ? r : path;
 }
 
-function createProgram(ts: typeof TS, configPath: string): TS.Program {
+/**
+ * Option problems TypeScript 5.9 finds in a config written for a newer compiler (an option
+ * or value it does not know, one it has removed): noted, and the check goes on.
+ */
+const NEWER_COMPILER_OPTION_CODES = new Set([5023, 5024, 5025, 5101, 5102, 5107, 5108, 5110, 6046]);
+
+function createProgram(ts: typeof TS, configPath: string, notes: string[]): TS.Program {
   const problems: TS.Diagnostic[] = [];
   const parsed = ts.getParsedCommandLineOfConfigFile(configPath, { noEmit: true }, {
     ...ts.sys,
     onUnRecoverableConfigFileDiagnostic: (d) => problems.push(d),
   });
-  const configErrors = [...problems, ...(parsed?.errors ?? [])].filter((d) => d.category === ts.DiagnosticCategory.Error);
-  if (!parsed || configErrors.length > 0) {
-    const text = ts.formatDiagnostics(configErrors, {
-      getCanonicalFileName: (f) => f,
-      getCurrentDirectory: () => dirname(configPath),
-      getNewLine: () => "\n",
-    });
-    throw new CheckConfigError(`cannot read ${configPath}:\n${text.trim()}`);
+  const errors = [...problems, ...(parsed?.errors ?? [])].filter((d) => d.category === ts.DiagnosticCategory.Error);
+  const format = (ds: TS.Diagnostic[]) =>
+    ts.formatDiagnostics(ds, { getCanonicalFileName: (f) => f, getCurrentDirectory: () => dirname(configPath), getNewLine: () => "\n" }).trim();
+  const fatal = errors.filter((d) => !NEWER_COMPILER_OPTION_CODES.has(d.code));
+  if (!parsed || fatal.length > 0) throw new CheckConfigError(`cannot read ${configPath}:\n${format(fatal.length ? fatal : errors)}`);
+  const tolerated = errors.filter((d) => NEWER_COMPILER_OPTION_CODES.has(d.code));
+  if (tolerated.length > 0) {
+    notes.push(`note: TypeScript ${ts.version} (used by stepwise check) does not understand some options of ${configPath}; checking without them:\n${format(tolerated)}`);
   }
   const host = ts.createCompilerHost(parsed.options, true);
   // What tsc does since 5.3: JSDoc is parsed only where type errors need it (the rules read
@@ -126,6 +135,7 @@ export function registerCheckCommand(program: Command): void {
     .action((opts: { project: string; format: string }) => {
       if (opts.format !== "text" && opts.format !== "json") throw new Error(`--format must be text or json, got '${opts.format}'`);
       const result = runCheck({ project: opts.project, format: opts.format });
+      for (const note of result.notes) process.stderr.write(note + "\n");
       process.stdout.write(result.output);
       process.exitCode = result.exitCode;
     });

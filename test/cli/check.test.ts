@@ -137,6 +137,15 @@ describe("stepwise check", () => {
     expect(r.exitCode).toBe(0);
   });
 
+  test("options this TypeScript does not know (a config for a newer compiler) are noted, and the check goes on", () => {
+    const config = JSON.parse(FILES["tsconfig.json"]!) as { compilerOptions: Record<string, unknown> };
+    config.compilerOptions.someOptionFromTypeScript7 = true;
+    const dir = project({ ...FILES, "tsconfig.json": JSON.stringify(config) });
+    const r = runCheck({ cwd: dir });
+    expect(r.notes).toEqual([expect.stringMatching(/^note: TypeScript 5\.9\.\d+ \(used by stepwise check\) does not understand some options .*\n.*Unknown compiler option 'someOptionFromTypeScript7'/s)]);
+    expect(r.diagnostics).toHaveLength(5);
+  });
+
   test("the repo's examples: nothing printed, exit 0", () => {
     const r = stepwise(REPO, "check", "-p", "examples/tsconfig.json");
     expect(r.err).toBe("");
