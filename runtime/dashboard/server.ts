@@ -164,8 +164,9 @@ export async function startDashboard(options: DashboardOptions = {}): Promise<Da
         if (!(req.headers["content-type"] ?? "").startsWith("application/json")) {
           throw new ApiError(415, "actions take a JSON body (Content-Type: application/json)");
         }
+        // Host only, not scheme: behind a TLS proxy the page's origin is https.
         const origin = req.headers.origin;
-        if (origin !== undefined && origin !== `http://${req.headers.host}`) throw new ApiError(403, `actions from another origin (${origin}) are refused`);
+        if (origin !== undefined && hostOf(origin) !== req.headers.host) throw new ApiError(403, `actions from another origin (${origin}) are refused`);
         const body = await readJSON(req);
         return sendJSON(res, 200, await act(parts[1]!, parts[2]!, body));
       }
@@ -204,6 +205,14 @@ export async function startDashboard(options: DashboardOptions = {}): Promise<Da
         server.closeAllConnections();
       }),
   };
+}
+
+function hostOf(origin: string): string | undefined {
+  try {
+    return new URL(origin).host;
+  } catch {
+    return undefined;
+  }
 }
 
 function send(res: http.ServerResponse, status: number, type: string, body: string | Buffer): void {
