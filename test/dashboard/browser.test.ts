@@ -213,6 +213,7 @@ describe("dashboard in a browser", () => {
 
     await page.getByRole("button", { name: "Cancel…" }).click();
     expect(await page.getByRole("dialog").textContent()).toContain("Cancel this run?");
+    await page.screenshot({ path: fileURLToPath(new URL("cancel-dialog.png", artifacts)) });
     await page.getByTestId("confirm").click();
     await waitForStatus(page, "CANCELLED");
     expect((await Stepwise.getWorkflowStatus("order-2"))?.status).toBe("CANCELLED");
