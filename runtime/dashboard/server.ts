@@ -152,8 +152,13 @@ export async function startDashboard(options: DashboardOptions = {}): Promise<Da
   };
 
   const api = async (req: http.IncomingMessage, res: http.ServerResponse, url: URL): Promise<void> => {
-    const parts = url.pathname.slice("/api/".length).split("/").map(decodeURIComponent);
     try {
+      let parts: string[];
+      try {
+        parts = url.pathname.slice("/api/".length).split("/").map(decodeURIComponent);
+      } catch {
+        throw new ApiError(400, `malformed address: ${url.pathname}`);
+      }
       if (req.method === "GET") {
         if (parts.length === 1 && parts[0] === "workflows") return sendJSON(res, 200, await listRuns(url.searchParams));
         if (parts.length === 2 && parts[0] === "workflows") return sendJSON(res, 200, await getRun(parts[1]!));

@@ -96,6 +96,7 @@ describe("dashboard access", () => {
     expect(ended.status).toBe(409);
     expect((await ended.json()).error).toMatch(/already ended \(SUCCESS\)/);
     expect((await fetch(`${base}/api/workflows/nope`)).status).toBe(404);
+    expect((await fetch(`${base}/api/workflows/%E0%A4%A`)).status).toBe(400);
     expect((await fetch(`${base}/api/workflows?status=DONE`)).status).toBe(400);
   });
 
