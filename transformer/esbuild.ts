@@ -112,6 +112,7 @@ function setupStepwise(build: PluginBuild, options: StepwiseEsbuildOptions): voi
     const fromProgram = program?.files.get(args.path);
     let result: FileResult;
     if (fromProgram && fromProgram.sf.text === text) {
+      if (hasSyntaxErrors(fromProgram.sf)) return undefined;
       // Checker-resolved markers and the type-aware rules, from this build's program.
       result = transform(await loadTs(), fromProgram.sf, fromProgram.analysis, text, program, build);
     } else {
@@ -419,6 +420,8 @@ function updateProgram(tsi: TS, prev: ProgramState | undefined, tsconfig: string
   });
   if (!parsed) throw new Error(`stepwise: cannot read ${configPath}: ${problem ?? "unknown error"}`);
   const host = tsi.createCompilerHost(parsed.options, true);
+  // What tsc does since 5.3 (the core reads tags from comment text, not from JSDoc nodes).
+  host.jsDocParsingMode = tsi.JSDocParsingMode.ParseForTypeErrors;
   const reuse = prev?.parsed ?? new Map<string, ts.SourceFile>();
   const parsedNow = new Map<string, ts.SourceFile>();
   const getSourceFile = host.getSourceFile.bind(host);
