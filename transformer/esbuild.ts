@@ -92,10 +92,12 @@ function setupStepwise(build: PluginBuild, options: StepwiseEsbuildOptions): voi
   // Per build: every ID defined by the files loaded so far, for SW1006 across the bundle.
   let ids = new Map<string, IdEntry>();
   let sources = new Map<string, ts.SourceFile>();
+  let watchSent = false;
 
   build.onStart(async () => {
     ids = new Map();
     sources = new Map();
+    watchSent = false;
     if (!options.typeCheck) return undefined;
     try {
       program = updateProgram(await loadTs(), program, options.tsconfig ?? build.initialOptions.tsconfig, cwd, display);
@@ -106,6 +108,15 @@ function setupStepwise(build: PluginBuild, options: StepwiseEsbuildOptions): voi
   });
 
   build.onLoad({ filter: FILTER, namespace: "file" }, async (args): Promise<OnLoadResult | undefined> => {
+    const result = await load(args);
+    // The program's files (and tsconfig), so watch mode rebuilds when a file the rules read
+    // changes, even one the bundle never loads (types, type-only imports).
+    if (!program || watchSent) return result;
+    watchSent = true;
+    return { ...result, watchFiles: program.watchFiles };
+  });
+
+  const load = async (args: { path: string; suffix?: string }): Promise<OnLoadResult | undefined> => {
     if (!options.includeNodeModules && args.path.split(/[\\/]/).includes("node_modules")) return undefined;
     if (args.suffix) return undefined;
     const text = await readFile(args.path, "utf8");
@@ -138,7 +149,7 @@ function setupStepwise(build: PluginBuild, options: StepwiseEsbuildOptions): voi
     if (errors.length > 0) return { errors, warnings };
     // Warnings alone on an untouched file: hand esbuild the text with the loader it would have picked.
     return { contents: result.contents ?? text, loader: result.loader ?? defaultLoader(args.path, build), warnings };
-  });
+  };
 
   if (options.manifest) {
     const out = resolve(cwd, options.manifest);
@@ -402,6 +413,8 @@ interface ProgramState {
   files: Map<string, { sf: ts.SourceFile; analysis: FileAnalysis }>;
   /** The misuse rules' diagnostics by file; reported only for the files the bundle loads. */
   rules: Map<ts.SourceFile, SwDiagnostic[]>;
+  /** The tsconfig and the project's own files, for esbuild's watch mode. */
+  watchFiles: string[];
   /** Parsed source files by path and text, reused by the next build's program. */
   parsed: Map<string, ts.SourceFile>;
 }
@@ -450,7 +463,8 @@ function updateProgram(tsi: TS, prev: ProgramState | undefined, tsconfig: string
     if (a.operations.length > 0 || a.diagnostics.length > 0 || sf.text.includes("runStep"))
       rules.set(sf, checkRules(tsi, sf, { program, analyses: analysis.files }));
   }
-  return { program, checker: program.getTypeChecker(), analysis, files, rules, parsed: parsedNow };
+  const watchFiles = [configPath, ...[...files.keys()]];
+  return { program, checker: program.getTypeChecker(), analysis, files, rules, watchFiles, parsed: parsedNow };
 }
 
 // ---- loading TypeScript ----------------------------------------------------------------

@@ -397,6 +397,34 @@ describe("typeCheck", () => {
     }
   });
 
+  it("in watch mode, rebuilds when a file only the type checker reads changes", async () => {
+    const dir = project({
+      "tsconfig.json": JSON.stringify({ compilerOptions: { strict: true, module: "ESNext", moduleResolution: "Bundler", target: "ES2022", types: [], paths: { stepwise: [join(REPO, "runtime/index.ts")] } }, include: ["src"] }),
+      // Imported for its type only: esbuild never loads it.
+      "src/types.ts": `export interface Receipt { id: string }\n`,
+      "src/main.ts": `import type { Receipt } from "./types.js";\n/** @step */\nexport async function receipt(): Promise<Receipt> { return { id: "r" } as Receipt; }\n`,
+    });
+    const results: esbuild.BuildResult[] = [];
+    const ctx = await esbuild.context({
+      absWorkingDir: dir, entryPoints: ["src/main.ts"], bundle: true, format: "esm", external: ["stepwise"], write: false, logLevel: "silent", outdir: "out",
+      plugins: [stepwise({ typeCheck: true }), { name: "results", setup: (b) => b.onEnd((r) => void results.push(r)) }],
+    });
+    try {
+      await ctx.watch();
+      const until = async (n: number) => {
+        for (const deadline = Date.now() + 20_000; results.length < n; await new Promise((r) => setTimeout(r, 50)))
+          if (Date.now() > deadline) throw new Error(`no rebuild: ${results.length} builds`);
+      };
+      await until(1);
+      expect(results[0]!.errors).toEqual([]);
+      writeFileSync(join(dir, "src/types.ts"), `export interface Receipt { id: string; print(): void }\n`);
+      await until(2);
+      expect(results[1]!.errors.map((e) => e.text)).toEqual([expect.stringMatching(/^SW1004 the result of step receipt cannot be checkpointed: result\.print is a function/)]);
+    } finally {
+      await ctx.dispose();
+    }
+  });
+
   it("says what to do when there is no tsconfig", async () => {
     const dir = project({ "a.ts": `export const x = 1;\n` });
     const r = await build(dir, { entryPoints: ["a.ts"] }, { typeCheck: true, tsconfig: "missing.json" });
