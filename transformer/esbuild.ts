@@ -145,7 +145,13 @@ function setupStepwise(build: PluginBuild, options: StepwiseEsbuildOptions): voi
     if (diagnostics.length === 0 && result.contents === undefined) return undefined;
     const sfOf = (f: string) => sources.get(f);
     const errors = diagnostics.filter((d) => d.category === "error").map((d) => toMessage(d, sfOf, display));
-    const warnings = diagnostics.filter((d) => d.category === "warning").map((d) => toMessage(d, sfOf, display));
+    const warnings: PartialMessage[] = diagnostics.filter((d) => d.category === "warning").map((d) => toMessage(d, sfOf, display));
+    if (program && !fromProgram && result.contents !== undefined)
+      warnings.push({
+        text:
+          `stepwise: typeCheck: ${display(args.path)} is not in the program of ${display(program.configPath)}, so its steps were checked ` +
+          `without the type checker; add it to that tsconfig's "include", or pass stepwise({ typeCheck: true, tsconfig }) for one that has it.`,
+      });
     if (errors.length > 0) return { errors, warnings };
     // Warnings alone on an untouched file: hand esbuild the text with the loader it would have picked.
     return { contents: result.contents ?? text, loader: result.loader ?? defaultLoader(args.path, build), warnings };
@@ -413,6 +419,7 @@ interface ProgramState {
   files: Map<string, { sf: ts.SourceFile; analysis: FileAnalysis }>;
   /** The misuse rules' diagnostics by file; reported only for the files the bundle loads. */
   rules: Map<ts.SourceFile, SwDiagnostic[]>;
+  configPath: string;
   /** The tsconfig and the project's own files, for esbuild's watch mode. */
   watchFiles: string[];
   /** Parsed source files by path and text, reused by the next build's program. */
@@ -464,7 +471,7 @@ function updateProgram(tsi: TS, prev: ProgramState | undefined, tsconfig: string
       rules.set(sf, checkRules(tsi, sf, { program, analyses: analysis.files }));
   }
   const watchFiles = [configPath, ...[...files.keys()]];
-  return { program, checker: program.getTypeChecker(), analysis, files, rules, watchFiles, parsed: parsedNow };
+  return { program, checker: program.getTypeChecker(), analysis, files, rules, configPath, watchFiles, parsed: parsedNow };
 }
 
 // ---- loading TypeScript ----------------------------------------------------------------

@@ -425,6 +425,15 @@ describe("typeCheck", () => {
     }
   });
 
+  it("warns about a file with steps that the tsconfig does not include", async () => {
+    // An entry point of its own that no file of the program imports.
+    const dir = project({ ...files, "other/extra.ts": `/** @step */\nexport async function extra() { return 1; }\n` });
+    const r = await build(dir, { ...opts, entryPoints: ["src/main.ts", "other/extra.ts"], outdir: "out" }, { typeCheck: true });
+    expect(r.ok).toBe(true);
+    expect(r.warnings.map((w) => w.text)).toEqual([expect.stringMatching(/^stepwise: typeCheck: other\/extra\.ts is not in the program of tsconfig\.json, so its steps were checked without the type checker; add it/)]);
+    expect(r.outputs.get("out/other/extra.js")).toContain(`{ name: "extra" }`);
+  });
+
   it("says what to do when there is no tsconfig", async () => {
     const dir = project({ "a.ts": `export const x = 1;\n` });
     const r = await build(dir, { entryPoints: ["a.ts"] }, { typeCheck: true, tsconfig: "missing.json" });
