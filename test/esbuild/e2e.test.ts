@@ -13,7 +13,7 @@ import { spawn } from "node:child_process";
 import { existsSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { stepwise } from "../../transformer/esbuild.js";
-import { BIN, buildRepo, makeProject, mustSucceed, REPO, sh, tempDir } from "./harness.js";
+import { BIN, makeProject, mustSucceed, REPO, sh, tempDir } from "./harness.js";
 
 const PROJECT_SRC = join(REPO, "test/transformer/e2e-project/src");
 const EXPECTED_STEPS = [
@@ -94,8 +94,8 @@ async function bundle(outfile: string, format: "esm" | "cjs", extra: esbuild.Bui
 }
 
 beforeAll(async () => {
-  // The bundles import this repo's runtime through node_modules/stepwise -> dist/.
-  buildRepo();
+  // The bundles import this repo's runtime through node_modules/stepwise -> dist/, which
+  // test/global-setup.ts builds (npm run build) before the suites run.
   dir = makeProject(tempDir("stepwise-esbuild-e2e-"), "module", PROJECT_SRC);
   writeFileSync(
     join(dir, "tsconfig.json"),
