@@ -194,6 +194,7 @@ async function freshWhere(t: TargetName, suffix: string): Promise<Where & { data
 
 // ---------------------------------------------------------------------------- load
 
+const loadAtStart = os.loadavg()[0]!;
 const loadSamples: number[] = [];
 const loadTimer = setInterval(() => loadSamples.push(os.loadavg()[0]!), 5000);
 loadSamples.push(os.loadavg()[0]!);
@@ -495,7 +496,9 @@ async function main() {
   const machine = `${os.cpus().length} cores (${os.cpus()[0]?.model.trim()}), ${Math.round(os.totalmem() / 2 ** 30)} GiB, Node ${process.version}, ${os.platform()} ${os.release()}`;
   const versions = `stepwise ${JSON.parse(fs.readFileSync(path.join(REPO, "package.json"), "utf8")).version}, @dbos-inc/dbos-sdk ${packageVersion("@dbos-inc/dbos-sdk")}, pg ${packageVersion("pg")}, @electric-sql/pglite ${packageVersion("@electric-sql/pglite")}`;
   const server = Object.entries(facts).map(([k, v]) => (k === "database" ? v : `${k}=${v}`)).join(", ");
-  const loadLine = `1-minute load average during the run: median ${load.median.toFixed(2)}, min ${load.min.toFixed(2)}, max ${load.max.toFixed(2)} (sampled every 5 s)`;
+  const loadLine =
+    `1-minute load average: ${loadAtStart.toFixed(2)} at the start; during the run median ${load.median.toFixed(2)}, min ${load.min.toFixed(2)}, max ${load.max.toFixed(2)} ` +
+    `(sampled every 5 s; the benchmark's own processes, Node and Postgres, keep both cores busy and count in it)`;
 
   const lines: string[] = [];
   lines.push(`# Stepwise benchmarks, ${startedAt.toISOString().slice(0, 16).replace("T", " ")} UTC`);
@@ -549,6 +552,7 @@ async function main() {
     machine,
     server: facts,
     versions,
+    loadAtStart,
     load,
     reps: REPS,
     recoveryReps: RECOVERY_REPS,
