@@ -272,7 +272,13 @@ export type ResumeMode = "recover" | "dequeued" | "reopened";
  * running here afterwards (the reason is recorded on the run, which stays PENDING, or
  * the run was handed to a queue).
  */
-export async function resumeRun(executor: Executor, row: WorkflowRow, mode: ResumeMode): Promise<boolean> {
+export async function resumeRun(
+  executor: Executor,
+  row: WorkflowRow,
+  mode: ResumeMode,
+  /** What a batched recovery already read: the new recovery count and the recorded operations. */
+  prefetched?: { attempts: number; operations: OperationRow[] },
+): Promise<boolean> {
   if (executor.running.has(row.workflowID)) return true;
   const { sysdb, logger } = executor;
   // A queued run goes back to its queue, so that its queue's limits still hold.
@@ -288,7 +294,7 @@ export async function resumeRun(executor: Executor, row: WorkflowRow, mode: Resu
     return false;
   }
   if (mode === "recover") {
-    const attempts = await sysdb.claimForRecovery(row.workflowID, executor.executorID, row.executorID);
+    const attempts = prefetched?.attempts ?? (await sysdb.claimForRecovery(row.workflowID, executor.executorID, row.executorID));
     if (attempts === 0) return false; // It ended, or another executor claimed it, meanwhile.
     const maxAttempts = entry.config.maxRecoveryAttempts ?? 100;
     if (attempts > maxAttempts) {
@@ -304,7 +310,7 @@ export async function resumeRun(executor: Executor, row: WorkflowRow, mode: Resu
   let operations: OperationRow[];
   try {
     args = deserialize(row.inputs, `the inputs of workflow '${row.workflowID}'`);
-    operations = await sysdb.loadOperations(row.workflowID);
+    operations = prefetched?.operations ?? (await sysdb.loadOperations(row.workflowID));
   } catch (error) {
     if (!(error instanceof DeserializationError)) throw error;
     logger.error(error.message);
@@ -332,12 +338,34 @@ export async function recoverPending(
   const rows = await executor.sysdb.pendingWorkflows(executorIDs);
   const resumed: string[] = [];
   const queued: string[] = [];
+  const here: WorkflowRow[] = [];
   for (const row of rows) {
-    const here = !row.queueName && workflowByName(row.name) !== undefined;
-    if (row.queueName || (!here && row.executorID !== executor.executorID)) {
+    const registered = workflowByName(row.name) !== undefined;
+    if (row.queueName || (!registered && row.executorID !== executor.executorID)) {
       if (await executor.sysdb.requeue(row.workflowID, row.executorID, INTERNAL_QUEUE)) queued.push(row.workflowID);
-    } else if (await resumeRun(executor, row, "recover")) {
-      resumed.push(row.workflowID);
+    } else if (!registered || executor.running.has(row.workflowID)) {
+      // resumeRun records why it cannot run an unregistered workflow, or adopts one already running.
+      if (await resumeRun(executor, row, "recover")) resumed.push(row.workflowID);
+    } else {
+      here.push(row);
+    }
+  }
+  // Claimed and loaded a chunk at a time: two statements per chunk, not two per run, so
+  // launching with thousands of interrupted runs is quick; each chunk starts running
+  // while the next one is read.
+  for (let i = 0; i < here.length; i += RECOVERY_CHUNK) {
+    const chunk = here.slice(i, i + RECOVERY_CHUNK);
+    const claimed = await executor.sysdb.claimManyForRecovery(
+      chunk.map((row) => ({ workflowID: row.workflowID, previousOwner: row.executorID })),
+      executor.executorID,
+    );
+    const operations = await executor.sysdb.loadManyOperations([...claimed.keys()]);
+    for (const row of chunk) {
+      const attempts = claimed.get(row.workflowID);
+      if (attempts === undefined) continue; // It ended, or another executor claimed it, meanwhile.
+      if (await resumeRun(executor, row, "recover", { attempts, operations: operations.get(row.workflowID)! })) {
+        resumed.push(row.workflowID);
+      }
     }
   }
   if (rows.length > 0) {
@@ -347,6 +375,8 @@ export async function recoverPending(
   }
   return { resumed, queued };
 }
+
+const RECOVERY_CHUNK = 500;
 
 /** Cancels a run: it ends as CANCELLED and stops at its next durable operation, wherever it runs. */
 export async function cancelWorkflow(executor: Executor, workflowID: string): Promise<boolean> {

@@ -285,6 +285,37 @@ export class SystemDatabase {
     return result.rows.map(toWorkflow);
   }
 
+  /**
+   * claimForRecovery for many runs in one statement; returns the new recovery count of
+   * each run claimed (a run that ended or changed owner meanwhile is left out).
+   */
+  async claimManyForRecovery(runs: readonly { workflowID: string; previousOwner: string }[], executorID: string): Promise<Map<string, number>> {
+    const result = await this.driver.query<{ workflow_id: string; recovery_attempts: number }>(
+      `UPDATE stepwise.workflow_status AS w
+       SET recovery_attempts = w.recovery_attempts + 1, executor_id = $3, updated_at = $4
+       FROM unnest($1::text[], $2::text[]) AS c(workflow_id, previous_owner)
+       WHERE w.workflow_id = c.workflow_id AND w.executor_id = c.previous_owner AND w.status = 'PENDING'
+       RETURNING w.workflow_id, w.recovery_attempts`,
+      [runs.map((r) => r.workflowID), runs.map((r) => r.previousOwner), executorID, Date.now()],
+    );
+    return new Map(result.rows.map((r) => [r.workflow_id, Number(r.recovery_attempts)]));
+  }
+
+  /** loadOperations for many runs in one query. */
+  async loadManyOperations(workflowIDs: readonly string[]): Promise<Map<string, OperationRow[]>> {
+    const result = await this.driver.query(
+      `SELECT ${OPERATION_COLUMNS} FROM stepwise.operation_outputs
+       WHERE workflow_id = ANY($1::text[]) ORDER BY workflow_id, function_id`,
+      [workflowIDs],
+    );
+    const byRun = new Map<string, OperationRow[]>(workflowIDs.map((id) => [id, []]));
+    for (const row of result.rows) {
+      const op = toOperation(row);
+      byRun.get(op.workflowID)!.push(op);
+    }
+    return byRun;
+  }
+
   /** Counts a recovery attempt and makes this executor the run's owner; returns the new count. */
   async claimForRecovery(workflowID: string, executorID: string, previousOwner: string): Promise<number> {
     // Conditional on the previous owner: when two executors take over the same dead
