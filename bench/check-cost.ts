@@ -11,6 +11,7 @@ import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from "node
 import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
+import { plainFile } from "./generated-project.js";
 
 function arg(name: string, fallback: number): number {
   const i = process.argv.indexOf(`--${name}`);
@@ -26,42 +27,6 @@ const STEPWISE = join(REPO, "dist/cli/index.js");
 
 // The same shape of project as bench/build-cost.ts, with the rules given work to do:
 // workflows calling steps and helpers (followed across files), steps calling helpers.
-function plainFile(i: number): string {
-  const prev = i > 0 ? `import { Model${i - 1}, total${i - 1} } from "./m${i - 1}.js";\n` : "";
-  return `${prev}
-export interface Model${i} {
-  id: string;
-  count: number;
-  tags: readonly string[];
-  nested: { at: Date; values: Map<string, number> };
-}
-
-/** Sums a model's values. */
-export function total${i}(m: Model${i}): number {
-  let sum = m.count;
-  for (const v of m.nested.values.values()) sum += v;
-  return sum${i > 0 ? ` + (m.tags.length > 100 ? total${i - 1}(m as unknown as Model${i - 1}) : 0)` : ""};
-}
-
-export class Store${i}<T extends Model${i}> {
-  private readonly items = new Map<string, T>();
-  add(item: T): this {
-    this.items.set(item.id, item);
-    return this;
-  }
-  find(pred: (t: T) => boolean): T | undefined {
-    for (const t of this.items.values()) if (pred(t)) return t;
-    return undefined;
-  }
-  get size(): number {
-    return this.items.size;
-  }
-}
-
-export const make${i} = (id: string): Model${i} => ({ id, count: ${i}, tags: [], nested: { at: new Date(0), values: new Map() } });
-${prev ? `export type Both${i} = Model${i} & Partial<Model${i - 1}>;\n` : ""}`;
-}
-
 function stepFile(i: number): string {
   return `${plainFile(i)}
 import { Stepwise, step } from "stepwise";

@@ -18,6 +18,7 @@ import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { stepwise } from "../transformer/esbuild.js";
+import { plainFile } from "./generated-project.js";
 
 function arg(name: string, fallback: number): number {
   const i = process.argv.indexOf(`--${name}`);
@@ -52,42 +53,6 @@ function options(dir: string, variant: Variant): esbuild.BuildOptions {
 if (process.argv[2] === "--worker") {
   await esbuild.build(options(process.argv[3]!, process.argv[4] as Variant));
   process.exit(0);
-}
-
-function plainFile(i: number): string {
-  const prev = i > 0 ? `import { Model${i - 1}, total${i - 1} } from "./m${i - 1}.js";\n` : "";
-  return `${prev}
-export interface Model${i} {
-  id: string;
-  count: number;
-  tags: readonly string[];
-  nested: { at: Date; values: Map<string, number> };
-}
-
-/** Sums a model's values. */
-export function total${i}(m: Model${i}): number {
-  let sum = m.count;
-  for (const v of m.nested.values.values()) sum += v;
-  return sum${i > 0 ? ` + (m.tags.length > 100 ? total${i - 1}(m as unknown as Model${i - 1}) : 0)` : ""};
-}
-
-export class Store${i}<T extends Model${i}> {
-  private readonly items = new Map<string, T>();
-  add(item: T): this {
-    this.items.set(item.id, item);
-    return this;
-  }
-  find(pred: (t: T) => boolean): T | undefined {
-    for (const t of this.items.values()) if (pred(t)) return t;
-    return undefined;
-  }
-  get size(): number {
-    return this.items.size;
-  }
-}
-
-export const make${i} = (id: string): Model${i} => ({ id, count: ${i}, tags: [], nested: { at: new Date(0), values: new Map() } });
-`;
 }
 
 function stepFile(i: number): string {

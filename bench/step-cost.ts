@@ -20,14 +20,14 @@ const SEQUENTIAL_STEPS = 1000;
 const CONCURRENT_WORKFLOWS = 200;
 const STEPS_PER_WORKFLOW = 10;
 
-const work = step(async (i: number) => ({ i, ok: true }), { name: "bench.work" });
+const work = step(async (i: number) => ({ i, ok: true }), { name: "stepcost.work" });
 
 const sequential = workflow(
   async (n: number) => {
     for (let i = 0; i < n; i++) await work(i);
     return n;
   },
-  { name: "bench.sequential" },
+  { name: "stepcost.sequential" },
 );
 
 const small = workflow(
@@ -35,7 +35,7 @@ const small = workflow(
     for (let i = 0; i < n; i++) await work(i);
     return n;
   },
-  { name: "bench.small" },
+  { name: "stepcost.small" },
 );
 
 interface Figure {
@@ -126,8 +126,8 @@ async function main() {
 
   await db.query(`DROP TABLE stepwise.bench_floor`);
   // Leave no benchmark runs behind in a shared database.
-  await db.query(`DELETE FROM stepwise.operation_outputs WHERE workflow_id IN (SELECT workflow_id FROM stepwise.workflow_status WHERE name LIKE 'bench.%')`);
-  await db.query(`DELETE FROM stepwise.workflow_status WHERE name LIKE 'bench.%'`);
+  await db.query(`DELETE FROM stepwise.operation_outputs WHERE workflow_id IN (SELECT workflow_id FROM stepwise.workflow_status WHERE name LIKE 'stepcost.%')`);
+  await db.query(`DELETE FROM stepwise.workflow_status WHERE name LIKE 'stepcost.%'`);
   await Stepwise.shutdown();
   if (dataDir) fs.rmSync(dataDir, { recursive: true, force: true });
 }
