@@ -15,7 +15,7 @@
  * recovery (10,000 workflows of 10 steps, SIGKILLed halfway, then a fresh process: time from
  * its spawn until the database shows all of them ended), statements and round trips per
  * step and per workflow (counted on the wire by a proxy, or pg_stat_statements when loaded),
- * and the build-time benchmarks (bench/build-cost, esbuild-cost, check-cost) as child processes.
+ * and the build-time benchmarks (bench/build-cost, bundle-cost, check-cost) as child processes.
  *
  * Each timed figure is the median of BENCH_REPS (default 5) repetitions with min and max;
  * a ratio is the median of the per-repetition ratios. Smaller runs for debugging:
@@ -350,8 +350,8 @@ interface BuildBench {
 
 async function buildBenches(): Promise<BuildBench[]> {
   const benches: BuildBench[] = [];
-  // bench/check-cost.ts and bench/esbuild-cost.ts join the report as soon as they exist.
-  for (const script of ["build-cost", "esbuild-cost", "check-cost"]) {
+  // bench/check-cost.ts and bench/bundle-cost.ts join the report as soon as they exist.
+  for (const script of ["build-cost", "bundle-cost", "check-cost"]) {
     const file = childScript(script);
     const command = `node dist/bench/${script}.js --runs ${BUILD_RUNS}`;
     if (!fs.existsSync(file)) {

@@ -9,7 +9,7 @@
  *   rebuild   context.rebuild() with nothing changed (watch mode; the plugin's cache)
  *   typeCheck the same, with stepwise({ typeCheck: true }) (one ts.Program per build)
  *
- *   npm run bench:esbuild [-- --files 1000 --runs 5]
+ *   npm run bench:bundle [-- --files 1000 --runs 5]
  */
 import * as esbuild from "esbuild";
 import { spawnSync } from "node:child_process";
@@ -125,7 +125,7 @@ async function warm(dir: string, variant: Variant): Promise<number> {
   return Number(process.hrtime.bigint() - start) / 1e6;
 }
 
-const dir = mkdtempSync(join(tmpdir(), "stepwise-esbuild-cost-"));
+const dir = mkdtempSync(join(tmpdir(), "stepwise-bundle-cost-"));
 try {
   generate(dir);
   const variants: Variant[] = ["plain", "plugin", "typeCheck"];
