@@ -84,6 +84,8 @@ const timed = workflow(
 const narrow = new Queue("narrow", { concurrency: 2 });
 const single = new Queue("single", { concurrency: 1 });
 const dedup = new Queue("dedup");
+const perWorker = new Queue("perWorker", { workerConcurrency: 1 });
+const limited = new Queue("limited", { rateLimit: { limitPerPeriod: 2, periodSec: 0.5 } });
 
 function maxOverlap(list: { start: number; end: number }[]): number {
   const edges = list.flatMap((i) => [[i.start, 1] as const, [i.end, -1] as const]).sort((a, b) => a[0] - b[0] || a[1] - b[1]);
@@ -193,6 +195,23 @@ describe.each(databases)("messaging, queues and management on $name", (database)
     expect((await handles[5]!.getStatus())!.status).toMatch(/ENQUEUED|PENDING/);
     expect(await Promise.all(handles.map((h) => h.getResult()))).toEqual(keys);
     expect(maxOverlap(intervals.filter((i) => keys.includes(i.key)))).toBe(2);
+  });
+
+  test("workerConcurrency caps the runs of a queue in one process", async () => {
+    const keys = Array.from({ length: 4 }, (_, i) => id(`perWorker${i}`));
+    const handles = await Promise.all(keys.map((k) => Stepwise.startWorkflow(timed, { workflowID: k, queue: perWorker })(k, 40)));
+    expect(await Promise.all(handles.map((h) => h.getResult()))).toEqual(keys);
+    expect(maxOverlap(intervals.filter((i) => keys.includes(i.key)))).toBe(1);
+  });
+
+  test("a rate limit starts at most limitPerPeriod runs per period", async () => {
+    const keys = Array.from({ length: 6 }, (_, i) => id(`limited${i}`));
+    const handles = await Promise.all(keys.map((k) => Stepwise.startWorkflow(timed, { workflowID: k, queue: limited })(k, 1)));
+    await Promise.all(handles.map((h) => h.getResult()));
+    const starts = intervals.filter((i) => keys.includes(i.key)).map((i) => i.start).sort((a, b) => a - b);
+    expect(starts).toHaveLength(6);
+    // Any three starts span more than the period: never three in one half second.
+    for (let i = 2; i < starts.length; i++) expect(starts[i]! - starts[i - 2]!).toBeGreaterThanOrEqual(450);
   });
 
   test("priorities: lower runs first", async () => {
