@@ -33,6 +33,7 @@ const three = workflow(async () => (await counted(1)) + (await counted(2)) + (aw
 
 const huge = workflow(
   async () => {
+    await counted(0);
     try {
       await step(async () => "x".repeat(100_000), { name: "badinput.huge" })();
       return "no error";
@@ -94,7 +95,14 @@ describe.each(databases)("bad input on $name", (database) => {
   });
 
   test("a step result over maxOutputBytes fails that step with a SerializationError naming it", async () => {
-    const message = await huge();
+    const id = `huge-${database.name}`;
+    const message = await (await Stepwise.startWorkflow(huge, { workflowID: id })()).getResult();
+    // The checkpoint before it is intact, and the refusal is recorded as that step's outcome.
+    const steps = await Stepwise.listWorkflowSteps(id);
+    expect(steps.map((s) => [s.stepID, s.output, s.error?.name])).toEqual([
+      ["badinput.counted", 0, undefined],
+      ["badinput.huge", undefined, "SerializationError"],
+    ]);
     expect(message).toMatch(/^SerializationError: The result of step 'badinput.huge' is \d+ bytes when stored, more than the limit of 65536/);
   });
 });
