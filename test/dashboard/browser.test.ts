@@ -131,6 +131,9 @@ describe("dashboard in a browser", () => {
 
     await page.locator('select[name="status"]').selectOption("");
     await page.locator('input[name="name"]').fill("order");
+    // The list polls every 2 s; what is typed must survive the re-render before Enter.
+    await page.waitForTimeout(2500);
+    expect(await page.locator('input[name="name"]').inputValue()).toBe("order");
     await page.locator('input[name="name"]').press("Enter");
     await page.locator('input[name="name"]').blur();
     await page.waitForFunction(() => document.querySelectorAll("tbody tr[data-workflow-id]").length === 1);

@@ -150,6 +150,10 @@ function ListPage() {
   const params = new URLSearchParams(location.search);
   const [status, setStatus] = useState(params.get("status") ?? "");
   const [name, setName] = useState(params.get("name") ?? "");
+  // What is typed in the name field, kept apart from the applied filter: the list
+  // re-renders on every poll, and a field bound to the applied filter alone would
+  // lose what the user is typing each time.
+  const [nameDraft, setNameDraft] = useState(name);
   const [page, setPage] = useState(Math.max(0, Number(params.get("page") ?? 0) || 0));
   const limit = 25;
 
@@ -200,7 +204,8 @@ function ListPage() {
               name="name"
               list="workflow-names"
               placeholder="any workflow"
-              value={name}
+              value={nameDraft}
+              onInput={(e) => setNameDraft((e.target as HTMLInputElement).value)}
               onChange={(e) => {
                 setName((e.target as HTMLInputElement).value.trim());
                 setPage(0);
