@@ -14,6 +14,7 @@ import { existsSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { stepwise } from "../../transformer/esbuild.js";
 import { BIN, makeProject, mustSucceed, REPO, sh, tempDir } from "./harness.js";
+import { startAndKill } from "../helpers/hold-and-kill.js";
 
 const PROJECT_SRC = join(REPO, "test/transformer/e2e-project/src");
 const EXPECTED_STEPS = [
@@ -45,28 +46,11 @@ function effects(): string[] {
   return existsSync(p) ? readFileSync(p, "utf8").split("\n").filter(Boolean) : [];
 }
 
-/** Starts the workflow with the hold step holding, waits until it holds, SIGKILLs the process. */
-async function startAndKill(entry: string, workflowID: string): Promise<void> {
-  rmSync(join(dir, "held"), { force: true });
-  const child = spawn(process.execPath, [entry, "start", workflowID], { cwd: dir, env: { ...process.env, SW_HOLD: "1" }, stdio: ["ignore", "pipe", "pipe"] });
-  let output = "";
-  child.stdout.on("data", (d) => (output += d));
-  child.stderr.on("data", (d) => (output += d));
-  const exited = new Promise<NodeJS.Signals | number | null>((res) => child.on("exit", (code, signal) => res(signal ?? code)));
-  const deadline = Date.now() + 60_000;
-  while (!existsSync(join(dir, "held"))) {
-    if (child.exitCode !== null || Date.now() > deadline) throw new Error(`worker never reached the hold step:\n${output}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  child.kill("SIGKILL");
-  expect(await exited).toBe("SIGKILL");
-}
-
 /** SIGKILL mid-workflow under `entry`, finish under `recoverEntry`: completed steps are not run again. */
 async function crashAndRecover(entry: string, recoverEntry = entry): Promise<void> {
   const id = `wf-${Math.random().toString(36).slice(2, 8)}`;
   rmSync(join(dir, "effects.log"), { force: true });
-  await startAndKill(entry, id);
+  await startAndKill(dir, entry, id);
   expect(effects()).toEqual(["reserve", "charge", "hold"]);
   expect(line(node(recoverEntry, ["recover", id]), "RESULT")).toEqual(RESULT);
   // reserve and charge were replayed from their checkpoints; hold (killed inside) ran again.

@@ -7,10 +7,11 @@
  * started.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { spawn, spawnSync, type SpawnSyncReturns } from "node:child_process";
+import { spawnSync, type SpawnSyncReturns } from "node:child_process";
 import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
+import { startAndKill } from "../helpers/hold-and-kill.js";
 
 const REPO = resolve(import.meta.dirname, "../..");
 const BIN = join(REPO, "node_modules/.bin");
@@ -77,23 +78,6 @@ function line(out: string, prefix: string): unknown {
   const l = out.split("\n").find((x) => x.startsWith(prefix + " "));
   if (!l) throw new Error(`no ${prefix} line in:\n${out}`);
   return JSON.parse(l.slice(prefix.length + 1));
-}
-
-/** Starts the workflow with the hold step holding, waits until it holds, SIGKILLs the process. */
-async function startAndKill(dir: string, entry: string, workflowID: string): Promise<void> {
-  rmSync(join(dir, "held"), { force: true });
-  const child = spawn(process.execPath, [entry, "start", workflowID], { cwd: dir, env: { ...process.env, SW_HOLD: "1" }, stdio: ["ignore", "pipe", "pipe"] });
-  let output = "";
-  child.stdout.on("data", (d) => (output += d));
-  child.stderr.on("data", (d) => (output += d));
-  const exited = new Promise<NodeJS.Signals | number | null>((res) => child.on("exit", (code, signal) => res(signal ?? code)));
-  const deadline = Date.now() + 60_000;
-  while (!existsSync(join(dir, "held"))) {
-    if (child.exitCode !== null || Date.now() > deadline) throw new Error(`worker never reached the hold step:\n${output}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  child.kill("SIGKILL");
-  expect(await exited).toBe("SIGKILL");
 }
 
 function effects(dir: string): string[] {
