@@ -10,8 +10,9 @@
  */
 import type { IsolationLevel, TransactionConfig } from "./config.js";
 import { frames, type WorkflowRun } from "./context.js";
-import { NonDeterminismError, StepwiseError, WorkflowCancelledError } from "./errors.js";
+import { NonDeterminismError, StepwiseError } from "./errors.js";
 import { currentExecutor, requireExecutor } from "./executor.js";
+import { AlreadyRecorded, nextOperation, recordInTransaction } from "./operations.js";
 import { serialize, serializeError } from "./serialize.js";
 import { materialize, sleep } from "./step.js";
 import type { TransactionOutputRow } from "./sysdb/app-database.js";
@@ -30,11 +31,6 @@ export function resolveTransactionConfig(config: TransactionConfig & { name: str
 
 const RETRYABLE_SQLSTATES = new Set(["40001", "40P01"]);
 const MAX_CONFLICT_RETRIES = 10;
-
-/** Thrown inside the database transaction to roll it back when another executor recorded this operation first. */
-class AlreadyRecorded {
-  constructor(readonly row: OperationRow) {}
-}
 
 /** The same on a separate application database: the outcome that counts is in stepwise_app.transaction_outputs. */
 class AlreadyCommitted {}
@@ -60,21 +56,14 @@ export function runTransaction<T>(config: ResolvedTransactionConfig, body: () =>
     );
   }
   const run = frame?.workflow;
-  if (run?.cancelled) return Promise.reject(new WorkflowCancelledError(run.workflowID));
-  const functionID = run ? run.nextFunctionID++ : undefined;
-  if (run && functionID !== undefined) {
-    const recorded = run.recorded?.get(functionID);
-    if (recorded) {
-      if (recorded.stepID !== config.name) {
-        const error = new NonDeterminismError(run.workflowID, functionID, recorded.stepID, config.name);
-        run.parked ??= error;
-        return Promise.reject(error);
-      }
-      try {
-        return Promise.resolve(materialize<T>(run, recorded));
-      } catch (error) {
-        return Promise.reject(error);
-      }
+  let functionID: number | undefined;
+  if (run) {
+    let recorded: OperationRow | undefined;
+    try {
+      ({ functionID, recorded } = nextOperation(run, config.name));
+      if (recorded) return Promise.resolve(materialize<T>(run, recorded));
+    } catch (error) {
+      return Promise.reject(error);
     }
     // A run being recovered, on a separate application database: the transaction may have
     // committed there before the process died, without its checkpoint in the system database.
@@ -161,8 +150,7 @@ async function execute<T>(
           if (!(await appdb.recordIn(tx, recorded))) throw new AlreadyCommitted();
         } else {
           // Inside the user's transaction: the checkpoint commits with the user's writes, or neither does.
-          const existing = await sysdb.recordOperationIn(tx, recorded);
-          if (existing) throw new AlreadyRecorded(existing);
+          await recordInTransaction(sysdb, tx, recorded);
         }
         written = recorded;
         return result;
