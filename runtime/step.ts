@@ -6,8 +6,9 @@
  */
 import type { StepConfig } from "./config.js";
 import { frames, type Frame, type StepStatus, type WorkflowRun } from "./context.js";
-import { MaxStepRetriesError, NonDeterminismError, NonRetryableError, StepTimeoutError, StepwiseError, WorkflowCancelledError } from "./errors.js";
+import { MaxStepRetriesError, NonRetryableError, StepTimeoutError, StepwiseError } from "./errors.js";
 import { currentExecutor, requireExecutor } from "./executor.js";
+import { nextOperation } from "./operations.js";
 import { consoleLogger } from "./logger.js";
 import { deserialize, deserializeError, serializeBounded, serializeError } from "./serialize.js";
 import type { OperationRow } from "./sysdb/system-database.js";
@@ -50,7 +51,6 @@ export function runStep<T>(config: ResolvedStepConfig, body: () => Promise<T>): 
     );
   }
   const run = frame?.workflow;
-  if (run?.cancelled) return Promise.reject(new WorkflowCancelledError(run.workflowID));
   if (!run) {
     return attempt(config, frame, undefined, body).then(
       (outcome) => outcome.value,
@@ -58,10 +58,14 @@ export function runStep<T>(config: ResolvedStepConfig, body: () => Promise<T>): 
     );
   }
   // Taken before any await, so concurrent steps get IDs in call order.
-  const functionID = run.nextFunctionID++;
-  const recorded = run.recorded?.get(functionID);
-  if (recorded) return replay<T>(run, functionID, config.name, recorded);
-  return executeAndRecord(run, functionID, config, frame, body);
+  let op: ReturnType<typeof nextOperation>;
+  try {
+    op = nextOperation(run, config.name);
+    if (op.recorded) return Promise.resolve(materialize<T>(run, op.recorded));
+  } catch (error) {
+    return Promise.reject(error);
+  }
+  return executeAndRecord(run, op.functionID, config, frame, body);
 }
 
 async function executeAndRecord<T>(
@@ -108,19 +112,6 @@ async function executeAndRecord<T>(
   }
   // Another executor recorded this operation first: its outcome is the one that counts.
   return materialize<T>(run, recorded ?? row);
-}
-
-function replay<T>(run: WorkflowRun, functionID: number, stepID: string, recorded: OperationRow): Promise<T> {
-  if (recorded.stepID !== stepID) {
-    const error = new NonDeterminismError(run.workflowID, functionID, recorded.stepID, stepID);
-    run.parked ??= error;
-    return Promise.reject(error);
-  }
-  try {
-    return Promise.resolve(materialize<T>(run, recorded));
-  } catch (error) {
-    return Promise.reject(error);
-  }
 }
 
 /** The value (or error) a recorded row stands for: what the first run and every replay see alike. */
