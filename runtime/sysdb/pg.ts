@@ -128,17 +128,23 @@ export async function openPostgres(url: string, options: PostgresOptions = {}): 
     transaction<T>(fn: (tx: Queryable) => Promise<T>): Promise<T> {
       return reported(async () => {
         const client = await pool.connect();
+        // The pool listens for errors only on idle clients. A checked-out client whose
+        // connection ends between statements emits 'error' with no listener, which would
+        // crash the process; note it here, and the next statement fails and is retried.
         let broken = false;
+        const onError = () => (broken = true);
+        client.on("error", onError);
         try {
           await client.query("BEGIN");
           const result = await fn(wrapPool(client));
           await client.query("COMMIT");
           return result;
         } catch (error) {
-          broken = isConnectionError(error);
+          broken ||= isConnectionError(error);
           if (!broken) await client.query("ROLLBACK").catch(() => {});
           throw error;
         } finally {
+          client.removeListener("error", onError);
           // A client whose connection broke is discarded, not returned to the pool.
           client.release(broken || undefined);
         }

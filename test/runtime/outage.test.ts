@@ -7,6 +7,7 @@ import pg from "pg";
 import { Stepwise, step, workflow } from "stepwise";
 import { databases } from "../helpers/databases.js";
 import { TcpProxy } from "../helpers/tcp-proxy.js";
+import { openPostgres } from "../../runtime/sysdb/pg.js";
 
 const postgres = databases.find((d) => d.name === "postgres");
 const ran: number[] = [];
@@ -113,4 +114,36 @@ describe.runIf(postgres)("database outages", () => {
       await proxy.down();
     }
   }, 60_000);
+
+  test("a connection lost inside a transaction, between statements, does not crash the process; the transaction is run again", async () => {
+    // The pool watches only idle connections: a checked-out one that ends while no statement
+    // is running emits 'error', and with no listener that is an uncaught exception.
+    const uncaught: unknown[] = [];
+    const onUncaught = (error: unknown) => uncaught.push(error);
+    process.on("uncaughtException", onUncaught);
+    const driver = await openPostgres(db.databaseUrl!, { logger, maxConnections: 2 });
+    const admin = new pg.Client({ connectionString: db.databaseUrl });
+    await admin.connect();
+    try {
+      let attempts = 0;
+      const result = await driver.transaction(async (tx) => {
+        attempts++;
+        const { rows } = await tx.query<{ pid: number }>("SELECT pg_backend_pid() AS pid");
+        if (attempts === 1) {
+          await admin.query("SELECT pg_terminate_backend($1)", [rows[0]!.pid]);
+          // Give the socket's end time to arrive while this transaction runs no statement.
+          await new Promise((r) => setTimeout(r, 300));
+        }
+        const { rows: again } = await tx.query<{ n: number }>("SELECT 1 AS n");
+        return again[0]!.n;
+      });
+      expect(result).toBe(1);
+      expect(attempts).toBe(2);
+      expect(uncaught).toEqual([]);
+    } finally {
+      process.off("uncaughtException", onUncaught);
+      await admin.end();
+      await driver.close();
+    }
+  });
 });
