@@ -9,7 +9,6 @@ import { isConnectionError } from "./sysdb/pg.js";
 import {
   DatabaseConnectionError,
   DeserializationError,
-  NonDeterminismError,
   StepwiseError,
   WorkflowCancelledError,
   WorkflowConflictError,
@@ -21,6 +20,7 @@ import { workflowByName } from "./registry.js";
 import { endWorkflowSpan, traceWorkflow } from "./tracing.js";
 import { deserialize, deserializeError, serialize, serializeBounded, serializeError, serializeStrict } from "./serialize.js";
 import { materialize, sleep } from "./step.js";
+import { nextOperation } from "./operations.js";
 import {
   channelKey,
   INTERNAL_QUEUE,
@@ -142,13 +142,14 @@ export function runWorkflow(name: string, args: ArrayLike<unknown>, body: () => 
     if (parent) {
       // A child workflow: its ID is recorded at the parent's function ID, and by default
       // derived from it, so a replayed parent reattaches to the same child.
-      const functionID = parent.nextFunctionID++;
-      const recorded = parent.recorded?.get(functionID);
-      if (recorded && recorded.stepID !== name) {
-        const error = new NonDeterminismError(parent.workflowID, functionID, recorded.stepID, name);
-        parent.parked ??= error;
+      // A cancelled parent stops here, and a replay that reaches another operation parks.
+      let op: ReturnType<typeof nextOperation>;
+      try {
+        op = nextOperation(parent, name);
+      } catch (error) {
         return Promise.reject(error);
       }
+      const { functionID, recorded } = op;
       const workflowID = recorded?.childWorkflowID ?? invocation?.workflowID ?? `${parent.workflowID}-${functionID}`;
       handle = (async () => {
         if (!recorded) await recordChild(executor, parent, functionID, name, workflowID);

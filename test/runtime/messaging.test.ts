@@ -55,6 +55,18 @@ const cancellable = workflow(
   { name: "cancellable" },
 );
 
+// A parent that waits inside a step on a gate the test opens, then starts a child.
+const gates = new Map<string, () => void>();
+const childOfCancelled = workflow(async (key: string) => void log.push(`${key}:child`), { name: "childOfCancelled" });
+const parentOfChild = workflow(
+  async (key: string) => {
+    await step(async () => new Promise<void>((open) => gates.set(key, open)), { name: "parentOfChild.gate" })();
+    await childOfCancelled(key);
+    return "parent";
+  },
+  { name: "parentOfChild" },
+);
+
 const threeSteps = workflow(
   async (key: string) => {
     await note(`${key}:1`);
@@ -251,6 +263,20 @@ describe.each(databases)("messaging, queues and management on $name", (database)
     expect(await resumed.getResult()).toBe("finished");
     expect(log.filter((l) => l === `${key}:before`)).toHaveLength(1);
     expect(log.filter((l) => l === `${key}:after`)).toHaveLength(1);
+  });
+
+  test("a run cancelled inside a step starts no child workflow after it", async () => {
+    const key = id("cancel-child");
+    const handle = await Stepwise.startWorkflow(parentOfChild, { workflowID: key })(key);
+    for (let i = 0; i < 400 && !gates.has(key); i++) await new Promise((r) => setTimeout(r, 5));
+    expect(await Stepwise.cancelWorkflow(key)).toBe(true);
+    gates.get(key)!();
+    await expect(handle.getResult()).rejects.toThrow(/cancelled/);
+    expect((await handle.getStatus())!.status).toBe("CANCELLED");
+    expect(log).not.toContain(`${key}:child`);
+    // The child would have been recorded at function ID 1 with the derived ID.
+    expect((await Stepwise.listWorkflowSteps(key)).map((s) => s.stepID)).toEqual(["parentOfChild.gate"]);
+    expect(await Stepwise.retrieveWorkflow(`${key}-1`).getStatus()).toBeNull();
   });
 
   test("fork from a function ID keeps what came before and runs the rest again", async () => {
