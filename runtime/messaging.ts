@@ -24,6 +24,7 @@ import {
 import { deserialize, serialize, serializeError, serializeStrict } from "./serialize.js";
 import { materialize, resolveStepConfig, runStep, sleep as plainSleep } from "./step.js";
 import { channelKey, WAKE_CHANNEL } from "./sysdb/system-database.js";
+import { traceOperation, type Span } from "./tracing.js";
 
 const DEFAULT_TIMEOUT_SECONDS = 60;
 const SLEEP = "Stepwise.sleep";
@@ -34,6 +35,11 @@ export async function send(destinationID: string, message: unknown, topic?: stri
   const text = serializeStrict(message, "the message");
   const op = run ? nextOperation(run, "Stepwise.send") : undefined;
   if (op?.recorded) return materialize<void>(run!, op.recorded);
+  const deliver = () => deliverMessage(run, op?.functionID, destinationID, text, topic);
+  return run ? traceOperation(run, "Stepwise.send", op!.functionID, { "stepwise.destination_id": destinationID, "stepwise.topic": topic ?? "" }, deliver) : deliver();
+}
+
+async function deliverMessage(run: WorkflowRun | undefined, functionID: number | undefined, destinationID: string, text: string, topic?: string): Promise<void> {
   const executor = requireExecutor();
   const { sysdb } = executor;
   const startedAt = Date.now();
@@ -46,13 +52,13 @@ export async function send(destinationID: string, message: unknown, topic?: stri
         );
       }
       await sysdb.notify(WAKE_CHANNEL, channelKey("message", destinationID, topic ?? null), tx);
-      if (run) await recordInTransaction(sysdb, tx, { ...operationRow(run, op!.functionID, "Stepwise.send", startedAt), output: serialize(undefined) });
+      if (run) await recordInTransaction(sysdb, tx, { ...operationRow(run, functionID!, "Stepwise.send", startedAt), output: serialize(undefined) });
     });
   } catch (error) {
     if (error instanceof AlreadyRecorded) return materialize<void>(run!, error.row);
     if (!run || !(error instanceof StepwiseError)) return run ? parkOnFailure(run, error) : Promise.reject(error);
     // A refused send is recorded too, so a replay refuses it the same way.
-    await record(executor, run, op!.functionID, "Stepwise.send", startedAt, { error });
+    await record(executor, run, functionID!, "Stepwise.send", startedAt, { error });
     throw error;
   }
 }
@@ -67,6 +73,18 @@ export async function recv<T = unknown>(topic?: string, timeoutSeconds = DEFAULT
   const deadlineOp = nextOperation(run, SLEEP);
   const op = nextOperation(run, "Stepwise.recv");
   if (op.recorded) return materialize<T | null>(run, op.recorded);
+  const attributes = { "stepwise.topic": topic ?? "", "stepwise.timeout_seconds": timeoutSeconds };
+  return traceOperation(run, "Stepwise.recv", op.functionID, attributes, (span) => receive<T>(run, deadlineOp, op.functionID, topic, timeoutSeconds, span));
+}
+
+async function receive<T>(
+  run: WorkflowRun,
+  deadlineOp: ReturnType<typeof nextOperation>,
+  functionID: number,
+  topic: string | undefined,
+  timeoutSeconds: number,
+  span: Span | undefined,
+): Promise<T | null> {
   const executor = requireExecutor();
   const { sysdb } = executor;
   const deadline = await durableDeadline(executor, run, deadlineOp, timeoutSeconds * 1000);
@@ -81,7 +99,7 @@ export async function recv<T = unknown>(topic?: string, timeoutSeconds = DEFAULT
           const message = await sysdb.takeMessage(tx, run.workflowID, topic ?? null);
           // Consuming the message and recording it commit together: delivered exactly once.
           if (message !== null) {
-            await recordInTransaction(sysdb, tx, { ...operationRow(run, op.functionID, "Stepwise.recv", startedAt), output: message });
+            await recordInTransaction(sysdb, tx, { ...operationRow(run, functionID, "Stepwise.recv", startedAt), output: message });
           }
           return message;
         });
@@ -90,7 +108,10 @@ export async function recv<T = unknown>(topic?: string, timeoutSeconds = DEFAULT
         return parkOnFailure(run, error);
       }
       if (taken !== null) return deserialize(taken, `a message to workflow '${run.workflowID}'`) as T;
-      if (Date.now() >= deadline) return record(executor, run, op.functionID, "Stepwise.recv", startedAt, { output: null });
+      if (Date.now() >= deadline) {
+        span?.setAttribute("stepwise.timed_out", true);
+        return record(executor, run, functionID, "Stepwise.recv", startedAt, { output: null });
+      }
       if (run.cancelled) throw new WorkflowCancelledError(run.workflowID);
       await watch.wait(deadline);
     } finally {
@@ -106,13 +127,17 @@ export async function setEvent(key: string, value: unknown): Promise<void> {
   const text = serializeStrict(value, "the event value");
   const op = nextOperation(run, "Stepwise.setEvent");
   if (op.recorded) return materialize<void>(run, op.recorded);
+  return traceOperation(run, "Stepwise.setEvent", op.functionID, { "stepwise.event_key": key }, () => publishEvent(run, op.functionID, key, text));
+}
+
+async function publishEvent(run: WorkflowRun, functionID: number, key: string, text: string): Promise<void> {
   const { sysdb } = requireExecutor();
   const startedAt = Date.now();
   try {
     await sysdb.driver.transaction(async (tx) => {
       await sysdb.upsertEvent(tx, run.workflowID, key, text);
       await sysdb.notify(WAKE_CHANNEL, channelKey("event", run.workflowID, key), tx);
-      await recordInTransaction(sysdb, tx, { ...operationRow(run, op.functionID, "Stepwise.setEvent", startedAt), output: serialize(undefined) });
+      await recordInTransaction(sysdb, tx, { ...operationRow(run, functionID, "Stepwise.setEvent", startedAt), output: serialize(undefined) });
     });
   } catch (error) {
     if (error instanceof AlreadyRecorded) return materialize<void>(run, error.row);
@@ -133,6 +158,20 @@ export async function getEvent<T = unknown>(
   const deadlineOp = run ? nextOperation(run, SLEEP) : undefined;
   const op = run ? nextOperation(run, "Stepwise.getEvent") : undefined;
   if (op?.recorded) return materialize<T | null>(run!, op.recorded);
+  const wait = (span: Span | undefined) => awaitEvent<T>(run, deadlineOp, op?.functionID, workflowID, key, timeoutSeconds, span);
+  const attributes = { "stepwise.target_workflow_id": workflowID, "stepwise.event_key": key, "stepwise.timeout_seconds": timeoutSeconds };
+  return run ? traceOperation(run, "Stepwise.getEvent", op!.functionID, attributes, wait) : wait(undefined);
+}
+
+async function awaitEvent<T>(
+  run: WorkflowRun | undefined,
+  deadlineOp: ReturnType<typeof nextOperation> | undefined,
+  functionID: number | undefined,
+  workflowID: string,
+  key: string,
+  timeoutSeconds: number,
+  span: Span | undefined,
+): Promise<T | null> {
   const executor = requireExecutor();
   const deadline = run
     ? await durableDeadline(executor, run, deadlineOp!, timeoutSeconds * 1000)
@@ -150,7 +189,8 @@ export async function getEvent<T = unknown>(
       }
       if (value !== null || Date.now() >= deadline) {
         if (!run) return value === null ? null : (deserialize(value, `event '${key}' of workflow '${workflowID}'`) as T);
-        const row = { ...operationRow(run, op!.functionID, "Stepwise.getEvent", startedAt), output: value ?? serialize(null) };
+        if (value === null) span?.setAttribute("stepwise.timed_out", true);
+        const row = { ...operationRow(run, functionID!, "Stepwise.getEvent", startedAt), output: value ?? serialize(null) };
         return recordRow<T | null>(executor, run, row);
       }
       if (run?.cancelled) throw new WorkflowCancelledError(run.workflowID);
@@ -171,15 +211,19 @@ export async function sleep(ms: number): Promise<void> {
   const op = nextOperation(run, SLEEP);
   const executor = requireExecutor();
   const wakeAt = await durableDeadline(executor, run, op, ms);
-  const watch = executor.notifier.watch(channelKey(run.workflowID));
-  try {
-    while (Date.now() < wakeAt) {
-      if (run.cancelled) throw new WorkflowCancelledError(run.workflowID);
-      await watch.wait(wakeAt);
+  if (Date.now() >= wakeAt) return;
+  // The span covers the wait this process does: a run recovered mid-sleep waits (and shows) only the rest.
+  return traceOperation(run, SLEEP, op.functionID, { "stepwise.sleep_ms": ms, "stepwise.wake_at": wakeAt }, async () => {
+    const watch = executor.notifier.watch(channelKey(run.workflowID));
+    try {
+      while (Date.now() < wakeAt) {
+        if (run.cancelled) throw new WorkflowCancelledError(run.workflowID);
+        await watch.wait(wakeAt);
+      }
+    } finally {
+      watch.close();
     }
-  } finally {
-    watch.close();
-  }
+  });
 }
 
 const nowConfig = resolveStepConfig({ name: "Stepwise.now" });

@@ -1,6 +1,8 @@
 /**
  * OpenTelemetry spans: a span per workflow run executing in this process, and a child
- * span per step attempt. Only when the application has `@opentelemetry/api` installed
+ * span per step attempt, per transaction attempt and per messaging operation (send,
+ * recv, setEvent, getEvent, sleep) it executes; what a replay takes from the database
+ * makes no span. Only when the application has `@opentelemetry/api` installed
  * and has registered a tracer provider: Stepwise never registers one. The API is loaded
  * by dynamic import at launch, so the package works without it; while it is absent,
  * every function here returns at its first line and allocates nothing.
@@ -14,7 +16,10 @@ let tracer: otel.Tracer | undefined;
 // sampled): without one, its steps create no spans at all.
 const workflowSpans = new WeakMap<WorkflowRun, otel.Span>();
 
-export type Outcome = "success" | "error" | "cancelled" | "parked";
+export type Span = otel.Span;
+
+/** "superseded": another executor recorded the operation first, and its outcome was taken. */
+export type Outcome = "success" | "error" | "cancelled" | "parked" | "superseded";
 
 /** Loads `@opentelemetry/api` if the application has it. Called by `Stepwise.launch()`. */
 export async function loadTracing(): Promise<void> {
@@ -69,22 +74,50 @@ export function startStepSpan(
   attempt: number,
   maxAttempts: number,
 ): otel.Span | undefined {
+  // Checked here too: the step path builds no attributes while tracing is off.
+  if (tracer === undefined || run === undefined) return undefined;
+  return startOperationSpan(run, stepID, functionID, { "stepwise.attempt": attempt, "stepwise.max_attempts": maxAttempts });
+}
+
+/**
+ * Starts the span of a durable operation of a run (a step or transaction attempt, a
+ * send, a wait), a child of the run's span, with the run's and the operation's IDs and
+ * `attributes`; undefined when the run is not traced.
+ */
+export function startOperationSpan(
+  run: WorkflowRun | undefined,
+  name: string,
+  functionID: number | undefined,
+  attributes: otel.Attributes,
+): otel.Span | undefined {
   if (tracer === undefined || run === undefined) return undefined;
   const parent = workflowSpans.get(run);
   if (parent === undefined) return undefined;
   return tracer.startSpan(
-    stepID,
-    {
-      attributes: {
-        "stepwise.workflow_id": run.workflowID,
-        "stepwise.step_id": stepID,
-        "stepwise.function_id": functionID ?? -1,
-        "stepwise.attempt": attempt,
-        "stepwise.max_attempts": maxAttempts,
-      },
-    },
+    name,
+    { attributes: { "stepwise.workflow_id": run.workflowID, "stepwise.step_id": name, "stepwise.function_id": functionID ?? -1, ...attributes } },
     api!.trace.setSpan(api!.context.active(), parent),
   );
+}
+
+/** Runs a messaging operation under a span of its own (when its run is traced), ending it with the outcome. */
+export async function traceOperation<T>(
+  run: WorkflowRun,
+  name: string,
+  functionID: number,
+  attributes: otel.Attributes,
+  body: (span: otel.Span | undefined) => Promise<T>,
+): Promise<T> {
+  const span = startOperationSpan(run, name, functionID, attributes);
+  if (span === undefined) return body(undefined);
+  try {
+    const value = await inSpan(span, () => body(span))();
+    finish(span, "success");
+    return value;
+  } catch (error) {
+    finish(span, run.cancelled ? "cancelled" : "error", error);
+    throw error;
+  }
 }
 
 /** The attempt's body with its span active, so the app's own spans inside a step nest under it. */
@@ -94,7 +127,7 @@ export function inSpan<T>(span: otel.Span | undefined, body: () => Promise<T>): 
   return () => api!.context.with(ctx, body);
 }
 
-export function endStepSpan(span: otel.Span | undefined, outcome: "success" | "error", error?: unknown): void {
+export function endStepSpan(span: otel.Span | undefined, outcome: "success" | "error" | "superseded", error?: unknown): void {
   if (span !== undefined) finish(span, outcome, error);
 }
 

@@ -18,6 +18,7 @@ import { materialize, sleep } from "./step.js";
 import type { TransactionOutputRow } from "./sysdb/app-database.js";
 import type { Queryable } from "./sysdb/driver.js";
 import type { OperationRow } from "./sysdb/system-database.js";
+import { endStepSpan, inSpan, startOperationSpan } from "./tracing.js";
 
 export interface ResolvedTransactionConfig {
   name: string;
@@ -135,8 +136,15 @@ async function execute<T>(
   for (let attempt = 1; ; attempt++) {
     let written: OperationRow | undefined;
     let value: T;
+    // One span per attempt (a serialization failure retries), like a step's.
+    const span = startOperationSpan(run, config.name, functionID, {
+      "stepwise.kind": "transaction",
+      "stepwise.attempt": attempt,
+      "stepwise.isolation_level": config.isolationLevel,
+      "stepwise.read_only": config.readOnly,
+    });
     try {
-      value = await driver.transaction(async (tx) => {
+      value = await inSpan(span, () => driver.transaction(async (tx) => {
         await tx.query(
           `SET TRANSACTION ISOLATION LEVEL ${config.isolationLevel.toUpperCase()}${config.readOnly ? " READ ONLY" : ""}`,
         );
@@ -154,8 +162,11 @@ async function execute<T>(
         }
         written = recorded;
         return result;
-      });
+      }))();
+      endStepSpan(span, "success");
     } catch (error) {
+      const superseded = error instanceof AlreadyRecorded || error instanceof AlreadyCommitted;
+      endStepSpan(span, superseded ? "superseded" : "error", superseded ? undefined : error);
       if (error instanceof AlreadyRecorded) return materialize<T>(run!, error.row);
       if (error instanceof AlreadyCommitted) return adoptCommitted<T>(config, run!, functionID!);
       const sqlState = (error as { code?: unknown }).code;

@@ -8,7 +8,7 @@ import { AsyncLocalStorageContextManager } from "@opentelemetry/context-async-ho
 import { BasicTracerProvider, InMemorySpanExporter, SimpleSpanProcessor, type ReadableSpan } from "@opentelemetry/sdk-trace-base";
 import fs from "node:fs";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
-import { NonRetryableError, Stepwise, step, workflow } from "stepwise";
+import { NonRetryableError, Stepwise, step, transaction, workflow } from "stepwise";
 import { tempDir } from "../helpers/databases.js";
 
 const exporter = new InMemorySpanExporter();
@@ -44,6 +44,23 @@ const lookup = step(
   { name: "lookup" },
 );
 const lookupWorkflow = workflow(async (sku: string) => lookup(sku), { name: "lookupWorkflow" });
+
+// A transaction, and each messaging operation: send, setEvent, recv (one delivered, one timed
+// out), getEvent and a durable sleep.
+const tally = transaction(async () => (await Stepwise.sql.query<{ n: number }>("SELECT 41 + 1 AS n")).rows[0]!.n, { name: "tally" });
+const talker = workflow(
+  async () => {
+    const n = await tally();
+    await Stepwise.send(Stepwise.workflowID, { n }, "self");
+    await Stepwise.setEvent("progress", "half");
+    const got = await Stepwise.recv<{ n: number }>("self", 5);
+    const none = await Stepwise.recv("never", 0.05);
+    const progress = await Stepwise.getEvent<string>(Stepwise.workflowID, "progress", 1);
+    await Stepwise.sleep(20);
+    return { got, none, progress };
+  },
+  { name: "talker" },
+);
 
 const dir = tempDir("stepwise-tracing-");
 
@@ -136,6 +153,43 @@ describe("OpenTelemetry spans", () => {
     const forked = finished();
     expect(forked.map((s) => s.name)).toEqual(["checkout", "charge"]);
     expect(forked[0]!.attributes).toMatchObject({ "stepwise.workflow_id": "traced-1-fork", "stepwise.resumed": true });
+  });
+
+  test("a transaction attempt and each messaging operation are spans under the workflow's; a replay makes none", async () => {
+    exporter.reset();
+    const result = await (await Stepwise.startWorkflow(talker, { workflowID: "traced-4" })()).getResult();
+    expect(result).toEqual({ got: { n: 42 }, none: null, progress: "half" });
+    await provider.forceFlush();
+    const spans = exporter.getFinishedSpans().slice().sort((a, b) => Number(a.attributes["stepwise.function_id"] ?? -2) - Number(b.attributes["stepwise.function_id"] ?? -2));
+    const root = spans.find((s) => s.name === "talker")!;
+    const children = spans.filter((s) => s !== root);
+    // recv, getEvent and sleep record their deadline first (a function ID of its own), inside the span.
+    expect(children.map((s) => [s.name, s.attributes["stepwise.function_id"], s.attributes["stepwise.outcome"]])).toEqual([
+      ["tally", 0, "success"],
+      ["Stepwise.send", 1, "success"],
+      ["Stepwise.setEvent", 2, "success"],
+      ["Stepwise.recv", 4, "success"],
+      ["Stepwise.recv", 6, "success"],
+      ["Stepwise.getEvent", 8, "success"],
+      ["Stepwise.sleep", 9, "success"],
+    ]);
+    for (const child of children) expect(child.parentSpanContext?.spanId).toBe(root.spanContext().spanId);
+    const [tallySpan, sendSpan, setEventSpan, delivered, timedOut, getEventSpan, sleepSpan] = children as ReadableSpan[];
+    expect(tallySpan!.attributes).toMatchObject({ "stepwise.kind": "transaction", "stepwise.attempt": 1, "stepwise.isolation_level": "read committed", "stepwise.read_only": false });
+    expect(sendSpan!.attributes).toMatchObject({ "stepwise.destination_id": "traced-4", "stepwise.topic": "self" });
+    expect(setEventSpan!.attributes).toMatchObject({ "stepwise.event_key": "progress" });
+    expect(delivered!.attributes["stepwise.timed_out"]).toBeUndefined();
+    expect(timedOut!.attributes).toMatchObject({ "stepwise.topic": "never", "stepwise.timed_out": true });
+    expect(getEventSpan!.attributes).toMatchObject({ "stepwise.target_workflow_id": "traced-4", "stepwise.event_key": "progress" });
+    expect(sleepSpan!.attributes).toMatchObject({ "stepwise.sleep_ms": 20 });
+    // No message or event value is put on a span.
+    expect(JSON.stringify(children.map((s) => s.attributes))).not.toContain("half");
+
+    // A fork from the end replays every operation: only the workflow's own span.
+    exporter.reset();
+    await (await Stepwise.forkWorkflow("traced-4", 10, { newWorkflowID: "traced-4-fork" })).getResult();
+    await provider.forceFlush();
+    expect(exporter.getFinishedSpans().map((s) => s.name)).toEqual(["talker"]);
   });
 
   test("with the app's context manager: a workflow nests under the caller's span, the app's spans under a step's", async () => {
