@@ -11,33 +11,20 @@ import pg from "pg";
 import { DatabaseConnectionError } from "../errors.js";
 import type { Queryable, SqlDriver } from "./driver.js";
 import { describeDatabaseUrl, openPostgres } from "./pg.js";
+import { toOperation, type OperationRow } from "./system-database.js";
 
-export interface TransactionOutputRow {
-  workflowID: string;
-  functionID: number;
-  stepID: string;
-  output: string | null;
-  error: string | null;
-  attempts: number;
-  startedAt: number;
-  completedAt: number;
-}
+/** What the outputs table holds of a committed transaction: its operation row (a transaction starts no child). */
+export type TransactionOutputRow = Omit<OperationRow, "childWorkflowID">;
 
 const COLUMNS = `workflow_id, function_id, step_id, output, error, attempts, started_at, completed_at`;
 
 /** Fixed, and distinct from the system schema's: serialises concurrent launches creating the table. */
 const SCHEMA_LOCK_KEY = 0x5754_7761;
 
-const toRow = (r: Record<string, unknown>): TransactionOutputRow => ({
-  workflowID: r.workflow_id as string,
-  functionID: Number(r.function_id),
-  stepID: r.step_id as string,
-  output: r.output as string | null,
-  error: r.error as string | null,
-  attempts: Number(r.attempts),
-  startedAt: Number(r.started_at),
-  completedAt: Number(r.completed_at),
-});
+const toRow = (r: Record<string, unknown>): TransactionOutputRow => {
+  const { childWorkflowID: _none, ...row } = toOperation(r);
+  return row;
+};
 
 export class AppDatabase {
   constructor(readonly driver: SqlDriver) {}

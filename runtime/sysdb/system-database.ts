@@ -99,7 +99,8 @@ const toWorkflow = (r: Record<string, unknown>): WorkflowRow => ({
   startedAt: r.started_at === null || r.started_at === undefined ? null : Number(r.started_at),
 });
 
-const toOperation = (r: Record<string, unknown>): OperationRow => ({
+/** A row of stepwise.operation_outputs (or a query with its columns) as an OperationRow. */
+export const toOperation = (r: Record<string, unknown>): OperationRow => ({
   workflowID: r.workflow_id as string,
   functionID: Number(r.function_id),
   stepID: r.step_id as string,
