@@ -6,33 +6,35 @@
  *
  * An onLoad plugin over the same core as tspc. A file whose text mentions no tag and not
  * the package is returned to esbuild untouched (the callback returns undefined), so a
- * project with few steps pays one text test per file. A file with markers is parsed,
- * analysed and rewritten by the core, printed back as TypeScript with an inline source
- * map (which esbuild composes with its own, so a minified bundle still maps to the .ts
- * line), and handed to esbuild with the loader it would have used anyway.
+ * project with few steps pays one text test per file. A file with markers is parsed and
+ * analysed by the core and rewritten by inserting text into it (esbuild/file.ts,
+ * core/rewrite-text.ts), with an inline source map that esbuild composes with its own,
+ * and handed to esbuild with the loader it would have used anyway.
  *
- * TypeScript (a dependency of this package) is loaded on the first file that needs it.
+ * TypeScript (a dependency of this package) is loaded on the first file that needs it,
+ * with a V8 code cache (esbuild/load-typescript.ts); a file rewritten by an earlier build
+ * comes from the file cache (esbuild/file-cache.ts) without it.
  */
 import type * as ts from "typescript";
 import type { Loader, Message, OnLoadResult, PartialMessage, Plugin, PluginBuild } from "esbuild";
-import { readFile } from "node:fs/promises";
-import { existsSync, mkdirSync, writeFileSync } from "node:fs";
-import { dirname, extname, isAbsolute, relative, resolve, sep } from "node:path";
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { dirname, extname, isAbsolute, join, relative, resolve, sep } from "node:path";
 import type { TS } from "./core/ts.js";
 import {
-  analyzeFile,
   analyzeProgram,
   buildManifest,
   checkRules,
   findDuplicates,
   messageText,
   mightContainMarkers,
-  rewriteFile,
   type FileAnalysis,
   type ProgramAnalysis,
   type SwDiagnostic,
 } from "./core/index.js";
 import type { IdEntry } from "./core/ids.js";
+import { defaultCacheDir, loadTypeScript, typescriptVersion, type LoadedTypeScript } from "./esbuild/load-typescript.js";
+import { hasSyntaxErrors, needsRules, outcomeOf, textSource, transformFile, type FileOutcome } from "./esbuild/file.js";
+import { FileCache, transformerFingerprint } from "./esbuild/file-cache.js";
 
 export interface StepwiseEsbuildOptions {
   /**
@@ -48,8 +50,16 @@ export interface StepwiseEsbuildOptions {
   manifest?: string;
   /** Also transform files under node_modules (default false: packages ship already-built code). */
   includeNodeModules?: boolean;
-  /** The TypeScript instance to use (default: `import("typescript")`, resolved from this package). */
+  /** The TypeScript instance to use (default: the `typescript` package this package depends on). */
   typescript?: TS;
+  /**
+   * Where the plugin keeps what a build in a new process can reuse: each rewritten file
+   * (keyed by its path, its text and the plugin's own code) and TypeScript's V8 code
+   * cache; a relative path is taken from the working directory. `false`: nothing is
+   * written, every build starts from scratch. Default: node_modules/.cache/stepwise in
+   * the node_modules that holds typescript.
+   */
+  cacheDir?: string | false;
 }
 
 const FILTER = /\.(?:[cm]?tsx?|[cm]?jsx?)$/;
@@ -66,15 +76,21 @@ export function stepwise(options: StepwiseEsbuildOptions = {}): Plugin {
 
 export default stepwise;
 
+/** What a diagnostic reads of a file: its SourceFile, or (a file from the cache) its text and lines. */
+type Source = Pick<ts.SourceFile, "fileName" | "text" | "getLineAndCharacterOfPosition" | "getLineEndOfPosition">;
+
 /** What one file's onLoad produced; kept across watch rebuilds while the text is unchanged. */
 interface FileResult {
   text: string;
   /** undefined: hand the file to esbuild untouched. */
   contents?: string;
-  loader?: Loader;
   diagnostics: SwDiagnostic[];
   ids: IdEntry[];
-  sf?: ts.SourceFile;
+  sf: Source;
+}
+
+function fileResult(outcome: FileOutcome, text: string, sf: Source): FileResult {
+  return { text, contents: outcome.contents, diagnostics: outcome.diagnostics, ids: outcome.ids.map((r) => ({ ...r, sf })), sf };
 }
 
 function setupStepwise(build: PluginBuild, options: StepwiseEsbuildOptions): void {
@@ -84,31 +100,40 @@ function setupStepwise(build: PluginBuild, options: StepwiseEsbuildOptions): voi
     return (rel.startsWith("..") || isAbsolute(rel) ? f : rel).split(sep).join("/");
   };
   let tsi: TS | undefined = options.typescript;
-  const loadTs = async (): Promise<TS> => (tsi ??= await importTypeScript());
+  let loaded: LoadedTypeScript | undefined;
+  const cacheDir = options.cacheDir === false ? false : options.cacheDir !== undefined ? resolve(cwd, options.cacheDir) : defaultCacheDirOrNone();
+  const loadTs = (): TS => (tsi ??= (loaded = requireTypeScript(cacheDir)).ts);
+  // The syntactic mode's results by file text; typeCheck's depend on other files, so they are not kept.
+  const fileCache = cacheDir && !options.typeCheck ? new FileCache(join(cacheDir, "files"), fingerprint(options.typescript)) : undefined;
+  build.onEnd(() => {
+    // Once a build has run, its compiled functions go into the code cache with the file's.
+    loaded?.saveCache();
+    fileCache?.flush();
+  });
 
   // Syntactic results by path, reused by watch rebuilds for files whose text is unchanged.
   const cache = new Map<string, FileResult>();
   let program: ProgramState | undefined;
   // Per build: every ID defined by the files loaded so far, for SW1006 across the bundle.
   let ids = new Map<string, IdEntry>();
-  let sources = new Map<string, ts.SourceFile>();
+  let sources = new Map<string, Source>();
   let watchSent = false;
 
-  build.onStart(async () => {
+  build.onStart(() => {
     ids = new Map();
     sources = new Map();
     watchSent = false;
     if (!options.typeCheck) return undefined;
     try {
-      program = updateProgram(await loadTs(), program, options.tsconfig ?? build.initialOptions.tsconfig, cwd, display);
+      program = updateProgram(loadTs(), program, options.tsconfig ?? build.initialOptions.tsconfig, cwd, display);
     } catch (e) {
       return { errors: [{ text: (e as Error).message }] };
     }
     return undefined;
   });
 
-  build.onLoad({ filter: FILTER, namespace: "file" }, async (args): Promise<OnLoadResult | undefined> => {
-    const result = await load(args);
+  build.onLoad({ filter: FILTER, namespace: "file" }, (args): OnLoadResult | undefined => {
+    const result = load(args);
     // The program's files (and tsconfig), so watch mode rebuilds when a file the rules read
     // changes, even one the bundle never loads (types, type-only imports).
     if (!program || watchSent) return result;
@@ -116,31 +141,37 @@ function setupStepwise(build: PluginBuild, options: StepwiseEsbuildOptions): voi
     return { ...result, watchFiles: program.watchFiles };
   });
 
-  const load = async (args: { path: string; suffix?: string }): Promise<OnLoadResult | undefined> => {
+  const load = (args: { path: string; suffix?: string }): OnLoadResult | undefined => {
     if (!options.includeNodeModules && args.path.split(/[\\/]/).includes("node_modules")) return undefined;
     if (args.suffix) return undefined;
-    const text = await readFile(args.path, "utf8");
+    // Synchronous: a thousand small reads through the thread pool cost more than they overlap.
+    const text = readFileSync(args.path, "utf8");
     const fromProgram = program?.files.get(args.path);
     let result: FileResult;
     if (fromProgram && fromProgram.sf.text === text) {
       if (hasSyntaxErrors(fromProgram.sf)) return undefined;
       // Checker-resolved markers and the type-aware rules, from this build's program.
-      result = transform(await loadTs(), fromProgram.sf, fromProgram.analysis, text, program, build);
+      const { sf, analysis } = fromProgram;
+      const rules = needsRules(analysis) ? (program!.rules.get(sf) ?? []) : [];
+      result = fileResult(outcomeOf(loadTs(), analysis, rules), text, sf);
     } else {
       // The cheap path: no tag and no mention of the package, nothing to do.
       if (!mightContainMarkers(text)) return undefined;
       const cached = cache.get(args.path);
       if (cached && cached.text === text) result = cached;
       else {
-        const t = await loadTs();
-        const sf = parse(t, args.path, text);
+        let outcome = fileCache?.get(args.path, text);
+        if (!outcome) {
+          outcome = transformFile(loadTs(), args.path, text);
+          fileCache?.set(args.path, text, outcome);
+        }
         // A file that does not parse is left to esbuild, which reports the syntax error where it is.
-        if (hasSyntaxErrors(sf)) return undefined;
-        result = transform(t, sf, analyzeFile(t, sf), text, undefined, build);
+        if (outcome.syntaxError) return undefined;
+        result = fileResult(outcome, text, textSource(args.path, text));
         cache.set(args.path, result);
       }
     }
-    if (result.sf) sources.set(result.sf.fileName, result.sf);
+    sources.set(result.sf.fileName, result.sf);
     const diagnostics = [...result.diagnostics, ...duplicatesAcrossBundle(result.ids, ids, display)];
     if (diagnostics.length === 0 && result.contents === undefined) return undefined;
     const sfOf = (f: string) => sources.get(f);
@@ -154,7 +185,8 @@ function setupStepwise(build: PluginBuild, options: StepwiseEsbuildOptions): voi
       });
     if (errors.length > 0) return { errors, warnings };
     // Warnings alone on an untouched file: hand esbuild the text with the loader it would have picked.
-    return { contents: result.contents ?? text, loader: result.loader ?? defaultLoader(args.path, build), warnings };
+    // The rewritten text is still the user's language: esbuild compiles it as it would the original, tsconfig and all.
+    return { contents: result.contents ?? text, loader: defaultLoader(args.path, build), warnings };
   };
 
   if (options.manifest) {
@@ -165,175 +197,6 @@ function setupStepwise(build: PluginBuild, options: StepwiseEsbuildOptions): voi
       writeFileSync(out, JSON.stringify(buildManifest([...ids.values()], display), null, 2) + "\n");
     });
   }
-}
-
-// ---- one file ---------------------------------------------------------------------------
-
-function parse(tsi: TS, fileName: string, text: string): ts.SourceFile {
-  // Tags are read from comment text, so JSDoc need not be parsed (it is the slow part).
-  return tsi.createSourceFile(
-    fileName,
-    text,
-    { languageVersion: tsi.ScriptTarget.Latest, jsDocParsingMode: tsi.JSDocParsingMode.ParseNone },
-    true,
-    scriptKind(tsi, fileName),
-  );
-}
-
-function hasSyntaxErrors(sf: ts.SourceFile): boolean {
-  return ((sf as unknown as { parseDiagnostics?: unknown[] }).parseDiagnostics?.length ?? 0) > 0;
-}
-
-function scriptKind(tsi: TS, fileName: string): ts.ScriptKind {
-  const ext = extname(fileName);
-  if (ext === ".tsx") return tsi.ScriptKind.TSX;
-  if (ext === ".jsx") return tsi.ScriptKind.JSX;
-  if (/^\.[cm]?js$/.test(ext)) return tsi.ScriptKind.JS;
-  return tsi.ScriptKind.TS;
-}
-
-function transform(
-  tsi: TS,
-  sf: ts.SourceFile,
-  analysis: FileAnalysis,
-  text: string,
-  program: ProgramState | undefined,
-  build: PluginBuild,
-): FileResult {
-  const diagnostics = [...analysis.diagnostics, ...ruleDiagnostics(tsi, sf, analysis, program)];
-  const result: FileResult = { text, diagnostics, ids: analysis.ids, sf };
-  // Errors fail the build: no point emitting.
-  if (analysis.operations.length === 0 || diagnostics.some((d) => d.category === "error")) return result;
-  const out = emit(tsi, sf, analysis);
-  result.contents = out.code;
-  // Printed back as the same language: esbuild compiles it as it would the original, tsconfig and all.
-  result.loader = out.stripped ? (/\.[jt]sx$/.test(sf.fileName) ? "jsx" : "js") : defaultLoader(sf.fileName, build);
-  return result;
-}
-
-/** The internal printer pieces tsc's own emit uses to print with a source map (present in TypeScript 5.x). */
-interface PrinterInternals {
-  createSourceMapGenerator?: (
-    host: { getCurrentDirectory(): string; getCanonicalFileName(f: string): string },
-    file: string,
-    sourceRoot: string,
-    sourcesDirectoryPath: string,
-    options: ts.CompilerOptions,
-  ) => { toJSON(): { sources: string[]; sourceRoot?: string } };
-  createTextWriter?: (newLine: string) => { getText(): string };
-}
-
-/**
- * The core's rewrite applied with ts.transform, printed back as TypeScript (types, JSX and
- * decorators untouched, so esbuild compiles the result exactly as it would the original),
- * with an inline source map to the original text. Only the rewrite runs: no type stripping,
- * no checker. Without the printer internals, falls back to a one-file JavaScript emit.
- */
-function emit(tsi: TS, sf: ts.SourceFile, analysis: FileAnalysis): { code: string; stripped: boolean } {
-  const internals = tsi as unknown as PrinterInternals;
-  if (!internals.createSourceMapGenerator || !internals.createTextWriter) return { code: emitJavaScript(tsi, sf, analysis), stripped: true };
-  const commonjs = isCommonJSFile(tsi, sf);
-  const options: ts.CompilerOptions = { target: tsi.ScriptTarget.ESNext, sourceMap: true, inlineSources: true };
-  const transformed = tsi.transform(sf, [(context) => (file) => rewriteFile(tsi, analysis, context, { commonjs })], options);
-  try {
-    const dir = dirname(sf.fileName);
-    const printer = tsi.createPrinter({ newLine: tsi.NewLineKind.LineFeed, sourceMap: true, inlineSources: true } as ts.PrinterOptions) as ts.Printer & {
-      writeFile(sf: ts.SourceFile, writer: unknown, map: unknown): void;
-    };
-    const map = internals.createSourceMapGenerator({ getCurrentDirectory: () => dir, getCanonicalFileName: (f) => f }, sf.fileName, "", dir, options);
-    const writer = internals.createTextWriter("\n");
-    printer.writeFile(transformed.transformed[0]!, writer, map);
-    return { code: withInlineMap(writer.getText(), map.toJSON(), sf.fileName), stripped: false };
-  } finally {
-    transformed.dispose();
-  }
-}
-
-/** The map names the source by its absolute path, so esbuild's composed map finds the user's file wherever the output goes. */
-function withInlineMap(code: string, map: { sources: string[]; sourceRoot?: string }, fileName: string): string {
-  map.sources = [fileName];
-  delete map.sourceRoot;
-  const inline = Buffer.from(JSON.stringify(map)).toString("base64");
-  return code.replace(/\/\/# sourceMappingURL=\S+\s*$/, "") + `\n//# sourceMappingURL=data:application/json;base64,${inline}\n`;
-}
-
-/**
- * The fallback: one file through a one-file program (what ts.transpileModule does, but
- * with our already-analysed SourceFile, so the analysis's nodes are the ones emitted).
- */
-function emitJavaScript(tsi: TS, sf: ts.SourceFile, analysis: FileAnalysis): string {
-  const options: ts.CompilerOptions = {
-    target: tsi.ScriptTarget.ESNext,
-    module: tsi.ModuleKind.Preserve,
-    jsx: tsi.JsxEmit.Preserve,
-    allowJs: true,
-    isolatedModules: true,
-    // No type checking of the file on emit (transpileModule's setting).
-    noCheck: true,
-    noLib: true,
-    noResolve: true,
-    declaration: false,
-    removeComments: false,
-    sourceMap: true,
-    inlineSources: true,
-    suppressOutputPathCheck: true,
-  };
-  let js = "";
-  let map = "";
-  const host: ts.CompilerHost = {
-    getSourceFile: (f) => (f === sf.fileName ? sf : undefined),
-    writeFile: (f, data) => {
-      if (f.endsWith(".map")) map = data;
-      else js = data;
-    },
-    getDefaultLibFileName: () => "lib.d.ts",
-    useCaseSensitiveFileNames: () => true,
-    getCanonicalFileName: (f) => f,
-    getCurrentDirectory: () => dirname(sf.fileName),
-    getNewLine: () => "\n",
-    fileExists: (f) => f === sf.fileName,
-    readFile: () => "",
-    directoryExists: () => true,
-    getDirectories: () => [],
-  };
-  const program = tsi.createProgram([sf.fileName], options, host);
-  const commonjs = isCommonJSFile(tsi, sf);
-  const before: ts.TransformerFactory<ts.SourceFile> = (context) => (file) =>
-    file === sf ? rewriteFile(tsi, analysis, context, { commonjs }) : file;
-  program.emit(sf, undefined, undefined, false, { before: [before] });
-  return withInlineMap(js, JSON.parse(map), sf.fileName);
-}
-
-/**
- * Whether the rewrite's helper import must be a require(): only for a file that is
- * CommonJS (a .cjs/.cts file, or one that uses require/module.exports) with no ESM syntax;
- * an import statement there would turn it into an ES module.
- */
-function isCommonJSFile(tsi: TS, sf: ts.SourceFile): boolean {
-  const esm = sf.statements.some(
-    (st) =>
-      tsi.isImportDeclaration(st) ||
-      tsi.isExportDeclaration(st) ||
-      tsi.isExportAssignment(st) ||
-      (tsi.canHaveModifiers(st) && (tsi.getModifiers(st) ?? []).some((m) => m.kind === tsi.SyntaxKind.ExportKeyword)),
-  );
-  if (esm) return false;
-  return /\.c[jt]s$/.test(sf.fileName) || /\brequire\s*\(|\bmodule\.exports\b|\bexports\.\w/.test(sf.text);
-}
-
-// ---- the rules --------------------------------------------------------------------------
-
-/**
- * The misuse rules of the core (SW1001, SW1002, SW1101, SW1102, and with a program SW1004),
- * for a file the analysis found operations in. Without a program they see what one file
- * shows: direct calls, imports by name, helpers declared in the file. With typeCheck's
- * program they follow calls into other files and check types, as tspc does.
- */
-function ruleDiagnostics(tsi: TS, sf: ts.SourceFile, analysis: FileAnalysis, program: ProgramState | undefined): SwDiagnostic[] {
-  // The files analyzeProgram runs them on: those with operations, or an inline Stepwise.runStep.
-  if (analysis.operations.length === 0 && analysis.diagnostics.length === 0 && !sf.text.includes("runStep")) return [];
-  if (program) return program.rules.get(sf) ?? [];
-  return checkRules(tsi, sf, { analyses: new Map([[sf, analysis]]) });
 }
 
 // ---- SW1006 across the bundle -------------------------------------------------------------
@@ -370,7 +233,7 @@ function compareEntries(a: IdEntry, b: IdEntry, display: (f: string) => string):
 // ---- diagnostics as esbuild messages ------------------------------------------------------
 
 /** `sfOf` finds the source file of a place: the file being loaded, or another one of this build (SW1006). */
-function toMessage(d: SwDiagnostic, sfOf: (fileName: string) => ts.SourceFile | undefined, display: (f: string) => string): PartialMessage {
+function toMessage(d: SwDiagnostic, sfOf: (fileName: string) => Source | undefined, display: (f: string) => string): PartialMessage {
   const at = (p: { fileName: string; start: number; length: number }) => {
     const sf = sfOf(p.fileName);
     return sf ? location(sf, p.start, p.length, display) : { file: display(p.fileName) };
@@ -384,7 +247,7 @@ function toMessage(d: SwDiagnostic, sfOf: (fileName: string) => ts.SourceFile | 
 }
 
 /** esbuild's location: 1-based line, 0-based column and length in UTF-8 bytes, the line's text. */
-function location(sf: ts.SourceFile, start: number, length: number, display: (f: string) => string): NonNullable<Message["location"]> {
+function location(sf: Source, start: number, length: number, display: (f: string) => string): NonNullable<Message["location"]> {
   const { line, character } = sf.getLineAndCharacterOfPosition(start);
   const lineStart = start - character;
   const lineEnd = sf.getLineEndOfPosition(start);
@@ -467,7 +330,7 @@ function updateProgram(tsi: TS, prev: ProgramState | undefined, tsconfig: string
     // All files in program order, as tspc checks them: the rules memoize what each helper
     // reaches, and program order keeps that walk shallow (dependencies come first), where
     // esbuild's load order (entry first) would walk a long call chain in one recursion.
-    if (a.operations.length > 0 || a.diagnostics.length > 0 || sf.text.includes("runStep"))
+    if (needsRules(a))
       rules.set(sf, checkRules(tsi, sf, { program, analyses: analysis.files }));
   }
   const watchFiles = [configPath, ...[...files.keys()]];
@@ -476,14 +339,32 @@ function updateProgram(tsi: TS, prev: ProgramState | undefined, tsconfig: string
 
 // ---- loading TypeScript ----------------------------------------------------------------
 
-async function importTypeScript(): Promise<TS> {
+function requireTypeScript(cacheDir: string | false): LoadedTypeScript {
   try {
-    const mod = (await import("typescript")) as TS & { default?: TS };
-    return mod.default ?? mod;
+    return loadTypeScript(cacheDir);
   } catch (e) {
     throw new Error(
       `stepwise/esbuild needs the "typescript" package to rewrite steps and workflows, and could not load it (${(e as Error).message}). ` +
         `Install it beside stepwise: npm install --save-dev typescript`,
     );
   }
+}
+
+/** Where the caches go by default; none when typescript cannot be found (the first file that needs it says so). */
+function defaultCacheDirOrNone(): string | false {
+  try {
+    return defaultCacheDir();
+  } catch {
+    return false;
+  }
+}
+
+function fingerprint(own: TS | undefined): string {
+  let version: string;
+  try {
+    version = own?.version ?? typescriptVersion();
+  } catch {
+    version = "none";
+  }
+  return transformerFingerprint(version);
 }

@@ -114,12 +114,14 @@ describe("minified ESM bundle", () => {
     await crashAndRecover("out/main.min.mjs");
   });
 
-  it("maps a stack trace from inside a step to the .ts line", () => {
+  it("maps a stack trace from inside a step to the .ts line and column", () => {
     const src = readFileSync(join(dir, "src/orders.ts"), "utf8").split("\n");
     const lineNo = src.findIndex((l) => l.includes("EXPLODE_LINE")) + 1;
+    // V8 places the frame at the `new` of `throw new Error(...)`; columns are 1-based.
+    const column = src[lineNo - 1]!.indexOf("new Error") + 1;
     const stack = line(node("out/main.min.mjs", ["trace"]), "STACK") as string;
     expect(stack).toContain("exploded inside a step");
-    expect(stack.split("\n")[1]).toContain(`src/orders.ts:${lineNo}:`);
+    expect(stack.split("\n")[1]).toContain(`src/orders.ts:${lineNo}:${column})`);
   });
 });
 

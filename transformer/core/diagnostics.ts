@@ -75,7 +75,7 @@ export function formatDiagnostic(d: SwDiagnostic, sf: ts.SourceFile, fileName = 
 }
 
 /** "src/a.ts:12" for messages that name another place. */
-export function describePlace(sf: ts.SourceFile, pos: number, fileName = sf.fileName): string {
+export function describePlace(sf: Pick<ts.SourceFile, "fileName" | "getLineAndCharacterOfPosition">, pos: number, fileName = sf.fileName): string {
   return `${fileName}:${sf.getLineAndCharacterOfPosition(pos).line + 1}`;
 }
 

@@ -52,11 +52,14 @@ export function qualifiedName(tsi: TS, node: ts.Node, own: string): string {
   return [...containerPath(tsi, node), own].join(".");
 }
 
+/** What the manifest and the duplicate check read of a file: a parsed SourceFile, or just its text and lines (a file the esbuild plugin read from its cache). */
+export type SourceText = Pick<ts.SourceFile, "fileName" | "text" | "getLineAndCharacterOfPosition">;
+
 /** One durable operation found in the build, as the manifest and the duplicate check see it. */
 export interface IdEntry {
   id: string;
   kind: OperationKind;
-  sf: ts.SourceFile;
+  sf: SourceText;
   /** Where to point a diagnostic: the name of the definition. */
   start: number;
   length: number;
