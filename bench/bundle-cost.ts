@@ -7,32 +7,36 @@
  *             the plugin loading TypeScript), as a CLI build script runs
  *   warm      repeated esbuild.build() calls in one process
  *   rebuild   context.rebuild() with nothing changed (watch mode; the plugin's cache)
- *   typeCheck the same, with stepwise({ typeCheck: true }) (one ts.Program per build)
+ *
+ * and the plugin in three settings:
+ *   nothing cached  a first build: an empty cache folder for each cold run (no rewritten
+ *                   files, no TypeScript code cache), cacheDir: false for the warm runs
+ *   cached          the default: the cache folder an earlier build filled (the usual case
+ *                   on a developer's machine, or in CI that keeps node_modules/.cache)
+ *   typeCheck       stepwise({ typeCheck: true }) (one ts.Program per build; its results
+ *                   depend on other files, so no file is cached)
  *
  *   npm run bench:bundle [-- --files 1000 --runs 5]
  */
 import * as esbuild from "esbuild";
 import { spawnSync } from "node:child_process";
-import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { dirname, join, resolve } from "node:path";
+import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { stepwise } from "../transformer/esbuild.js";
-import { plainFile } from "./generated-project.js";
-
-function arg(name: string, fallback: number): number {
-  const i = process.argv.indexOf(`--${name}`);
-  return i >= 0 ? Number(process.argv[i + 1]) : fallback;
-}
+import { arg, median, writeProject } from "./build-harness.js";
+import { stepFile } from "./generated-project.js";
 
 const FILES = arg("files", 1000);
 const RUNS = arg("runs", 5);
-const here = dirname(fileURLToPath(import.meta.url));
-const REPO = resolve(here, here.includes(`${join("dist", "bench")}`) ? "../.." : "..");
 
-type Variant = "plain" | "plugin" | "typeCheck";
+type Variant = "plain" | "uncached" | "plugin" | "typeCheck";
 
-function options(dir: string, variant: Variant): esbuild.BuildOptions {
+/** The cache folder of the cached variants: inside the generated project, filled by the warm-up. */
+const cacheOf = (dir: string) => join(dir, "stepwise-cache");
+
+function options(dir: string, variant: Variant, cacheDir: string | false = variant === "uncached" ? false : cacheOf(dir)): esbuild.BuildOptions {
   return {
     absWorkingDir: dir,
     entryPoints: ["src/main.ts"],
@@ -45,56 +49,20 @@ function options(dir: string, variant: Variant): esbuild.BuildOptions {
     // The runtime is the same with or without the plugin; leave it out of the figures.
     external: ["stepwise"],
     logLevel: "silent",
-    plugins: variant === "plain" ? [] : [stepwise({ typeCheck: variant === "typeCheck" })],
+    plugins: variant === "plain" ? [] : [stepwise({ typeCheck: variant === "typeCheck", cacheDir })],
   };
 }
 
-// --worker <dir> <variant>: one build in this fresh process, for the cold figures.
+// --worker <dir> <variant> [cacheDir]: one build in this fresh process, for the cold figures.
 if (process.argv[2] === "--worker") {
-  await esbuild.build(options(process.argv[3]!, process.argv[4] as Variant));
+  const [dir, variant, cacheDir] = process.argv.slice(3) as [string, Variant, string | undefined];
+  await esbuild.build(options(dir, variant, cacheDir));
   process.exit(0);
 }
 
-function stepFile(i: number): string {
-  return `${plainFile(i)}
-import { step } from "stepwise";
-
-/** @step { retriesAllowed: true, maxAttempts: 3 } */
-export async function load${i}(id: string): Promise<Model${i}> {
-  return make${i}(id);
-}
-
-export class Service${i} {
-  /** @step */
-  static async save(m: Model${i}): Promise<number> {
-    return total${i}(m);
-  }
-
-  /** @workflow */
-  static async sync(id: string): Promise<number> {
-    const m = await load${i}(id);
-    return Service${i}.save(m);
-  }
-}
-
-/** @step */
-export const audit${i} = async (id: string): Promise<string> => id;
-
-export const notify${i} = step(async (id: string) => id.length);
-`;
-}
-
 function generate(dir: string): void {
-  mkdirSync(join(dir, "src"), { recursive: true });
-  mkdirSync(join(dir, "node_modules"), { recursive: true });
-  symlinkSync(REPO, join(dir, "node_modules/stepwise"));
-  writeFileSync(join(dir, "package.json"), JSON.stringify({ name: "bench-project", private: true, type: "module" }));
-  const imports: string[] = [];
-  for (let i = 0; i < FILES; i++) {
-    const tagged = i % 10 === 9;
-    writeFileSync(join(dir, "src", `m${i}.ts`), tagged ? stepFile(i) : plainFile(i));
-    imports.push(`import * as m${i} from "./m${i}.js";`);
-  }
+  writeProject(dir, FILES, stepFile);
+  const imports = Array.from({ length: FILES }, (_, i) => `import * as m${i} from "./m${i}.js";`);
   // Every module reachable from one entry, and used, so nothing is tree-shaken away.
   writeFileSync(join(dir, "src/main.ts"), `${imports.join("\n")}\nconsole.log([${Array.from({ length: FILES }, (_, i) => `m${i}`).join(", ")}].length);\n`);
   writeFileSync(
@@ -106,17 +74,16 @@ function generate(dir: string): void {
   );
 }
 
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = s.length >> 1;
-  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
-}
-
 function cold(dir: string, variant: Variant): number {
+  // A first build: a cache folder that does not exist yet.
+  const fresh = variant === "uncached" ? mkdtempSync(join(tmpdir(), "stepwise-bundle-first-")) : undefined;
+  const args = [fileURLToPath(import.meta.url), "--worker", dir, variant, ...(fresh ? [join(fresh, "cache")] : [])];
   const start = process.hrtime.bigint();
-  const r = spawnSync(process.execPath, [fileURLToPath(import.meta.url), "--worker", dir, variant], { encoding: "utf8" });
+  const r = spawnSync(process.execPath, args, { encoding: "utf8" });
+  const ms = Number(process.hrtime.bigint() - start) / 1e6;
+  if (fresh) rmSync(fresh, { recursive: true, force: true });
   if (r.status !== 0) throw new Error(`cold ${variant} build failed:\n${r.stdout}${r.stderr}`);
-  return Number(process.hrtime.bigint() - start) / 1e6;
+  return ms;
 }
 
 async function warm(dir: string, variant: Variant): Promise<number> {
@@ -128,7 +95,7 @@ async function warm(dir: string, variant: Variant): Promise<number> {
 const dir = mkdtempSync(join(tmpdir(), "stepwise-bundle-cost-"));
 try {
   generate(dir);
-  const variants: Variant[] = ["plain", "plugin", "typeCheck"];
+  const variants: Variant[] = ["plain", "uncached", "plugin", "typeCheck"];
   const samples = { cold: new Map<Variant, number[]>(), warm: new Map<Variant, number[]>(), rebuild: new Map<Variant, number[]>() };
   for (const m of Object.values(samples)) for (const v of variants) m.set(v, []);
   // A warm-up of each (disk cache, TypeScript in this process), then interleaved runs so
@@ -148,12 +115,17 @@ try {
     }
     await ctx.dispose();
   }
-  const labels: Record<Variant, string> = { plain: "esbuild (no plugin)", plugin: "esbuild + stepwise()", typeCheck: "esbuild + stepwise({ typeCheck: true })" };
+  const labels: Record<Variant, string> = {
+    plain: "esbuild (no plugin)",
+    uncached: "esbuild + stepwise(), nothing cached",
+    plugin: "esbuild + stepwise(), cached",
+    typeCheck: "esbuild + stepwise({ typeCheck: true })",
+  };
   const fmt = (ms: number) => (ms >= 1000 ? `${(ms / 1000).toFixed(2)} s` : `${ms.toFixed(0)} ms`);
   console.log(`esbuild cost: bundle + minify ${FILES} files (${Math.floor(FILES / 10)} with steps), median of ${RUNS} runs`);
-  console.log(`  ${"".padEnd(42)}${"cold".padStart(9)}${"ratio".padStart(8)}${"warm".padStart(9)}${"ratio".padStart(8)}${"rebuild".padStart(9)}${"ratio".padStart(8)}`);
+  console.log(`  ${"".padEnd(44)}${"cold".padStart(9)}${"ratio".padStart(8)}${"warm".padStart(9)}${"ratio".padStart(8)}${"rebuild".padStart(9)}${"ratio".padStart(8)}`);
   for (const v of variants) {
-    let row = `  ${labels[v].padEnd(42)}`;
+    let row = `  ${labels[v].padEnd(44)}`;
     for (const kind of ["cold", "warm", "rebuild"] as const) {
       const m = median(samples[kind].get(v)!);
       row += fmt(m).padStart(9) + `${(m / median(samples[kind].get("plain")!)).toFixed(2)}x`.padStart(8);
@@ -161,6 +133,7 @@ try {
     console.log(row);
   }
   console.log(`  target: esbuild + stepwise() <= 2x plain esbuild`);
+  console.log(`  nothing cached: cold = a first build (empty cache folder), warm = cacheDir: false; cached: the cache an earlier build left`);
 } finally {
   rmSync(dir, { recursive: true, force: true });
 }

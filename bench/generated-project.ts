@@ -39,3 +39,33 @@ export class Store${i}<T extends Model${i}> {
 export const make${i} = (id: string): Model${i} => ({ id, count: ${i}, tags: [], nested: { at: new Date(0), values: new Map() } });
 ${prev ? `export type Both${i} = Model${i} & Partial<Model${i - 1}>;\n` : ""}`;
 }
+
+/** The module with steps that build-cost and bundle-cost put in 1 file in 10: tags of each form and a marker. */
+export function stepFile(i: number): string {
+  return `${plainFile(i)}
+import { step } from "stepwise";
+
+/** @step { retriesAllowed: true, maxAttempts: 3 } */
+export async function load${i}(id: string): Promise<Model${i}> {
+  return make${i}(id);
+}
+
+export class Service${i} {
+  /** @step */
+  static async save(m: Model${i}): Promise<number> {
+    return total${i}(m);
+  }
+
+  /** @workflow */
+  static async sync(id: string): Promise<number> {
+    const m = await load${i}(id);
+    return Service${i}.save(m);
+  }
+}
+
+/** @step */
+export const audit${i} = async (id: string): Promise<string> => id;
+
+export const notify${i} = step(async (id: string) => id.length);
+`;
+}
