@@ -1,8 +1,8 @@
 /**
  * One file through the esbuild plugin's pipeline: parse, find the operations, run the
- * rules, insert the rewrite. The result is plain data, so that a worker thread can do
- * the work and post it back (pool.ts); the plugin attaches a SourceText (the text and
- * its lines) to what it receives, which is all the diagnostics need on the way out.
+ * rules, insert the rewrite. The result is plain data, so that it can be kept in the
+ * file cache (file-cache.ts); the plugin attaches a SourceText (the text and its lines)
+ * to what it gets back, which is all the diagnostics need on the way out.
  */
 import type * as ts from "typescript";
 import { extname } from "node:path";
@@ -99,7 +99,7 @@ function isCommonJSFile(tsi: TS, sf: ts.SourceFile): boolean {
 
 /**
  * A file's name, text and lines without a parse: what a diagnostic needs to point into a
- * file a worker analysed. Lines break where TypeScript's do (CR, LF, CRLF, U+2028, U+2029).
+ * file whose outcome came from the cache. Lines break where TypeScript's do (CR, LF, CRLF, U+2028, U+2029).
  */
 export function textSource(fileName: string, text: string): SourceText & { getLineEndOfPosition(pos: number): number } {
   let starts: number[] | undefined;
