@@ -83,7 +83,9 @@ export function registerWorkflowCommands(program: Command): void {
         if (!status) return undefined;
         let outcome: { result?: unknown; error?: unknown } = {};
         if (status.status === "SUCCESS") outcome = { result: await Stepwise.retrieveWorkflow(workflowID).getResult() };
-        if (status.status === "ERROR") outcome = { error: await Stepwise.retrieveWorkflow(workflowID).getResult().catch((e) => e) };
+        if (status.status === "ERROR" || status.status === "CANCELLED") {
+          outcome = { error: await Stepwise.retrieveWorkflow(workflowID).getResult().catch((e) => e) };
+        }
         return { ...status, ...outcome };
       });
       if (!shown) throw new Error(`no workflow has the ID '${workflowID}'`);

@@ -36,6 +36,10 @@ export interface WorkflowRun {
   parked?: Error;
   /** Set when the run is cancelled: it stops at its next durable operation. */
   cancelled?: boolean;
+  /** When it is cancelled if it has not ended (epoch ms), and the timeout that set it (null: inherited). */
+  deadline?: { at: number; timeoutMS: number | null };
+  /** Set with `cancelled` when the cancellation was its deadline: the recording of that cancellation. */
+  timedOut?: Promise<void>;
 }
 
 export interface StepFrame {
@@ -50,9 +54,11 @@ export interface Invocation {
   /** Return a handle instead of waiting for the result. */
   wantHandle: boolean;
   /** Resume this recorded run. */
-  recover?: { workflowID: string; operations: OperationRow[]; queueName?: string | null };
+  recover?: { workflowID: string; operations: OperationRow[]; queueName?: string | null; deadline?: WorkflowRun["deadline"] };
   /** Enqueue the run instead of starting it. */
   queue?: QueuePlacement;
+  /** Cancel the run if it has not ended this many ms after it starts executing. */
+  timeoutMS?: number;
   consumed: boolean;
 }
 

@@ -146,8 +146,20 @@ export class QueueDeduplicatedError extends StepwiseError {
 /** The workflow was cancelled; it stops at its next durable operation. */
 export class WorkflowCancelledError extends StepwiseError {
   override name = "WorkflowCancelledError";
-  constructor(readonly workflowID: string) {
-    super(`Workflow '${workflowID}' was cancelled.`);
+  constructor(readonly workflowID: string, message = `Workflow '${workflowID}' was cancelled.`) {
+    super(message);
+  }
+}
+
+/** A run that reached its deadline (its `timeoutMS`, or its parent's) before it ended: it was cancelled. `timeoutMS` is its own, null when it had none. */
+export class WorkflowTimeoutError extends WorkflowCancelledError {
+  override name = "WorkflowTimeoutError";
+  constructor(workflowID: string, readonly timeoutMS: number | null, readonly deadline: number) {
+    super(
+      workflowID,
+      `Workflow '${workflowID}' timed out: its deadline (${new Date(deadline).toISOString()}, from its timeoutMS or its parent's) ` +
+        `passed before it ended, and it was cancelled. Resume it to run it on with no timeout, or start it with a longer timeoutMS.`,
+    );
   }
 }
 
@@ -171,4 +183,5 @@ export const RUNTIME_ERROR_CLASSES: Record<string, new (...args: never[]) => Err
   WorkflowNotFoundError,
   QueueDeduplicatedError,
   WorkflowCancelledError,
+  WorkflowTimeoutError,
 };

@@ -76,6 +76,8 @@ export class Executor {
   readonly interrupted = new Set<string>();
   /** Stops background work (queue dispatch) at shutdown. */
   readonly stopHooks: (() => Promise<void> | void)[] = [];
+  /** Disarm the deadline timers of the runs in flight here (timeouts.ts); cleared at shutdown. */
+  readonly deadlines = new Set<() => void>();
   /** The application database when it is not the system database; undefined when they are one. */
   appdb: AppDatabase | undefined;
 
@@ -138,6 +140,7 @@ export class Executor {
 
   async shutdown(): Promise<void> {
     for (const stop of this.stopHooks.splice(0)) await stop();
+    for (const disarm of this.deadlines) disarm();
     try {
       await this.appdb?.close();
     } finally {

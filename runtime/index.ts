@@ -26,4 +26,5 @@ export {
   SerializationError,
   QueueDeduplicatedError,
   WorkflowCancelledError,
+  WorkflowTimeoutError,
 } from "./errors.js";

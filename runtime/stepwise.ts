@@ -39,6 +39,14 @@ export interface StartWorkflowOptions {
   deduplicationID?: string;
   /** With `queue`: lower runs first (default 0). */
   priority?: number;
+  /**
+   * Cancel the run (and its child workflows, which inherit the deadline) if it has not
+   * ended this many ms after it starts executing; for a queued run, after it is dequeued.
+   * The deadline is stored with the run and holds across restarts. It stops the run at
+   * its next durable operation (a step in progress finishes first); its result throws
+   * WorkflowTimeoutError. Default: no timeout.
+   */
+  timeoutMS?: number;
 }
 
 /** One recorded operation of a run, as `listWorkflowSteps` returns it. */
@@ -121,6 +129,9 @@ export class Stepwise {
     if ((options.deduplicationID !== undefined || options.priority !== undefined) && options.queue === undefined) {
       throw new ConfigError("startWorkflow: deduplicationID and priority apply to queued runs; give a queue too.");
     }
+    if (options.timeoutMS !== undefined && !(Number.isFinite(options.timeoutMS) && options.timeoutMS > 0)) {
+      throw new ConfigError(`startWorkflow: timeoutMS must be a number of milliseconds above 0, got ${options.timeoutMS}`);
+    }
     if (options.priority !== undefined && !Number.isInteger(options.priority)) {
       throw new ConfigError(`startWorkflow: priority must be a whole number, got ${options.priority}`);
     }
@@ -133,7 +144,7 @@ export class Stepwise {
             priority: options.priority,
           };
     return (...args) => {
-      const invocation = { workflowID: options.workflowID, wantHandle: true, consumed: false, queue };
+      const invocation = { workflowID: options.workflowID, wantHandle: true, consumed: false, queue, timeoutMS: options.timeoutMS };
       const frame = frames.getStore();
       return frames.run({ ...frame, invocation }, () =>
         Promise.resolve(registered.fn.apply(registered.thisArg, args as unknown as never[])),

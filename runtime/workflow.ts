@@ -21,6 +21,7 @@ import { endWorkflowSpan, traceWorkflow } from "./tracing.js";
 import { deserialize, deserializeError, serialize, serializeBounded, serializeError, serializeStrict } from "./serialize.js";
 import { materialize, sleep } from "./step.js";
 import { nextOperation } from "./operations.js";
+import { deadlineFor, reachedDeadline, timeoutError, watchDeadline } from "./timeouts.js";
 import {
   channelKey,
   INTERNAL_QUEUE,
@@ -40,6 +41,10 @@ export interface WorkflowStatus {
   recoveryAttempts: number;
   /** Why the run cannot go on (non-determinism, an unregistered name, an unreadable row); it stays PENDING. */
   recoveryError: string | null;
+  /** The timeout it was started with, ms (null: none of its own). */
+  timeoutMS: number | null;
+  /** When it is cancelled if it has not ended: set when it starts executing, or its parent's. Null: no deadline. */
+  deadline: Date | null;
 }
 
 export interface WorkflowHandle<T = unknown> {
@@ -58,6 +63,8 @@ export function toStatus(row: WorkflowRow): WorkflowStatus {
     updatedAt: new Date(row.updatedAt),
     recoveryAttempts: row.recoveryAttempts,
     recoveryError: row.recoveryError,
+    timeoutMS: row.timeoutMS,
+    deadline: row.deadline === null ? null : new Date(row.deadline),
   };
 }
 
@@ -84,7 +91,9 @@ class Handle<T> implements WorkflowHandle<T> {
         case "ERROR":
           throw deserializeError(row.error ?? "null", where);
         case "CANCELLED":
-          throw new StepwiseError(`Workflow '${row.workflowID}' was cancelled; it has no result.`);
+          // A cancellation with a reason (a timeout) recorded it as the run's error.
+          if (row.error) throw deserializeError(row.error, where);
+          throw new WorkflowCancelledError(row.workflowID, `Workflow '${row.workflowID}' was cancelled; it has no result.`);
         case "MAX_RECOVERY_ATTEMPTS_EXCEEDED":
           throw new StepwiseError(
             `Workflow '${row.workflowID}' was recovered ${row.recoveryAttempts} times without finishing and is parked; ` +
@@ -126,13 +135,14 @@ export function runWorkflow(name: string, args: ArrayLike<unknown>, body: () => 
 
   let handle: Promise<WorkflowHandle<unknown>>;
   if (invocation?.recover) {
-    const { workflowID, operations, queueName } = invocation.recover;
+    const { workflowID, operations, queueName, deadline } = invocation.recover;
     const run: WorkflowRun = {
       workflowID,
       name,
       nextFunctionID: 0,
       recorded: operations.length ? new Map(operations.map((op) => [op.functionID, op])) : undefined,
       resumed: true,
+      deadline,
     };
     begin(executor, run, body, queueName);
     handle = Promise.resolve(new Handle(workflowID));
@@ -153,10 +163,11 @@ export function runWorkflow(name: string, args: ArrayLike<unknown>, body: () => 
       const workflowID = recorded?.childWorkflowID ?? invocation?.workflowID ?? `${parent.workflowID}-${functionID}`;
       handle = (async () => {
         if (!recorded) await recordChild(executor, parent, functionID, name, workflowID);
-        return start(executor, name, values, workflowID, body, invocation?.queue);
+        // A child is bound by its parent's deadline as well as by its own timeout.
+        return start(executor, name, values, workflowID, body, invocation, parent.deadline);
       })();
     } else {
-      handle = start(executor, name, values, invocation?.workflowID ?? randomUUID(), body, invocation?.queue);
+      handle = start(executor, name, values, invocation?.workflowID ?? randomUUID(), body, invocation);
     }
   }
   return invocation?.wantHandle ? handle : handle.then((h) => h.getResult());
@@ -188,20 +199,31 @@ async function start(
   args: unknown[],
   workflowID: string,
   body: () => Promise<unknown>,
-  queue?: QueuePlacement,
+  invocation: { queue?: QueuePlacement; timeoutMS?: number } | undefined,
+  inherited?: WorkflowRun["deadline"],
 ): Promise<WorkflowHandle<unknown>> {
   const local = executor.running.get(workflowID);
   if (local) {
     if (local.name !== name) throw new WorkflowConflictError(workflowID, local.name, name);
     return new Handle(workflowID);
   }
+  const queue = invocation?.queue;
+  // A queued run's own timeout starts when it is dequeued; only an inherited deadline is fixed now.
+  const deadline = queue ? deadlineFor(undefined, inherited) : deadlineFor(invocation?.timeoutMS, inherited);
   const outcome = await executor.sysdb.insertWorkflow(
-    { workflowID, name, inputs: serializeStrict(args, `the inputs of workflow '${name}'`), executorID: executor.executorID },
+    {
+      workflowID,
+      name,
+      inputs: serializeStrict(args, `the inputs of workflow '${name}'`),
+      executorID: executor.executorID,
+      timeoutMS: invocation?.timeoutMS ?? null,
+      deadline: deadline?.at ?? null,
+    },
     queue,
   );
   if (outcome.created) {
     // A queued run waits for a dequeuer (in this process or another) to start it.
-    if (!queue) begin(executor, { workflowID, name, nextFunctionID: 0, recorded: undefined }, body);
+    if (!queue) begin(executor, { workflowID, name, nextFunctionID: 0, recorded: undefined, deadline }, body);
     return new Handle(workflowID);
   }
   const existing = outcome.existing;
@@ -220,7 +242,9 @@ function begin(executor: Executor, run: WorkflowRun, body: () => Promise<unknown
   endWorkflowSpan(run, promise);
   const entry = { name: run.name, promise, run, queueName };
   executor.running.set(run.workflowID, entry);
+  const disarm = watchDeadline(executor, run);
   const done = () => {
+    disarm();
     if (executor.running.get(run.workflowID) === entry) executor.running.delete(run.workflowID);
   };
   promise.then(done, done);
@@ -234,7 +258,7 @@ async function execute(executor: Executor, run: WorkflowRun, body: () => Promise
     value = await frames.run({ workflow: run }, body);
   } catch (error) {
     if (run.parked) return park(executor, run, run.parked);
-    if (run.cancelled) throw new WorkflowCancelledError(run.workflowID);
+    if (run.cancelled || reachedDeadline(executor, run)) throw await cancellation(run);
     const text = serializeError(error);
     await sysdb.completeWorkflow(run.workflowID, "ERROR", null, text);
     throw deserializeError(text, where);
@@ -248,8 +272,16 @@ async function execute(executor: Executor, run: WorkflowRun, body: () => Promise
     await sysdb.completeWorkflow(run.workflowID, "ERROR", null, text);
     throw deserializeError(text, where);
   }
-  await sysdb.completeWorkflow(run.workflowID, "SUCCESS", output, null);
+  // Cancelled (or timed out) just as it returned: the recorded outcome is the cancellation.
+  if (!(await sysdb.completeWorkflow(run.workflowID, "SUCCESS", output, null)) && run.cancelled) throw await cancellation(run);
   return deserialize(output, where);
+}
+
+/** The error a cancelled run ends with, once a timeout's cancellation is recorded. */
+async function cancellation(run: WorkflowRun): Promise<WorkflowCancelledError> {
+  if (!run.timedOut) return new WorkflowCancelledError(run.workflowID);
+  await run.timedOut;
+  return timeoutError(run);
 }
 
 /** Leaves a run that cannot go on correctly PENDING, with the reason visible; nothing recorded is touched. */
@@ -320,7 +352,12 @@ export async function resumeRun(
   }
   const invocation = {
     wantHandle: true,
-    recover: { workflowID: row.workflowID, operations, queueName: row.queueName },
+    recover: {
+      workflowID: row.workflowID,
+      operations,
+      queueName: row.queueName,
+      deadline: row.deadline === null ? undefined : { at: row.deadline, timeoutMS: row.timeoutMS },
+    },
     consumed: false,
   };
   await frames.run({ invocation }, () => entry.fn.apply(entry.thisArg, (args ?? []) as never[]));

@@ -90,8 +90,11 @@ function detail(row: WorkflowRow): RunDetail {
     queueName: row.queueName,
     startedAt: row.startedAt,
     recoveryAttempts: row.recoveryAttempts,
+    timeoutMS: row.timeoutMS,
+    deadline: row.deadline,
     result: row.status === "SUCCESS" ? showStored(row.output, where) : null,
-    error: row.status === "ERROR" && row.error !== null ? showStoredError(row.error, where) : null,
+    // A cancellation with a reason (a timeout) has it as its error.
+    error: (row.status === "ERROR" || row.status === "CANCELLED") && row.error !== null ? showStoredError(row.error, where) : null,
   };
 }
 

@@ -61,6 +61,9 @@ export interface RunDetail extends RunSummary {
   queueName: string | null;
   startedAt: number | null;
   recoveryAttempts: number;
+  /** The timeout it was started with, ms, and its deadline (epoch ms); null for none. */
+  timeoutMS: number | null;
+  deadline: number | null;
   result: Shown | null;
   error: ShownError | null;
 }

@@ -64,6 +64,13 @@ export const MIGRATIONS: readonly (readonly string[])[] = [
        PRIMARY KEY (workflow_id, key)
      )`,
   ],
+  // 3: workflow timeouts. timeout_ms is what the run was started with; deadline (epoch ms)
+  // is set when it starts executing (at dequeue for a queued run) or inherited from its parent.
+  [
+    `ALTER TABLE stepwise.workflow_status
+       ADD COLUMN timeout_ms bigint,
+       ADD COLUMN deadline bigint`,
+  ],
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.length;

@@ -33,6 +33,10 @@ export interface WorkflowRow {
   priority: number;
   /** When the run left its queue (or started, for a run started directly), epoch ms. */
   startedAt: number | null;
+  /** The timeout it was started with, ms; null for none. */
+  timeoutMS: number | null;
+  /** When it is cancelled if it has not ended, epoch ms: set when it starts executing, or inherited from its parent. */
+  deadline: number | null;
 }
 
 /** Where and how a run waits to be dequeued. */
@@ -76,7 +80,8 @@ export interface WorkflowFilter {
 }
 
 const WORKFLOW_COLUMNS = `workflow_id, name, status, inputs, output, error, executor_id,
-  recovery_attempts, recovery_error, created_at, updated_at, queue_name, deduplication_id, priority, started_at`;
+  recovery_attempts, recovery_error, created_at, updated_at, queue_name, deduplication_id, priority, started_at,
+  timeout_ms, deadline`;
 const OPERATION_COLUMNS = `workflow_id, function_id, step_id, output, error, attempts,
   child_workflow_id, started_at, completed_at`;
 
@@ -96,8 +101,12 @@ const toWorkflow = (r: Record<string, unknown>): WorkflowRow => ({
   queueName: (r.queue_name as string | null) ?? null,
   deduplicationID: (r.deduplication_id as string | null) ?? null,
   priority: Number(r.priority ?? 0),
-  startedAt: r.started_at === null || r.started_at === undefined ? null : Number(r.started_at),
+  startedAt: nullableNumber(r.started_at),
+  timeoutMS: nullableNumber(r.timeout_ms),
+  deadline: nullableNumber(r.deadline),
 });
+
+const nullableNumber = (v: unknown): number | null => (v === null || v === undefined ? null : Number(v));
 
 /** A row of stepwise.operation_outputs (or a query with its columns) as an OperationRow. */
 export const toOperation = (r: Record<string, unknown>): OperationRow => ({
@@ -165,10 +174,12 @@ export class SystemDatabase {
    * when the ID is new.
    */
   async insertWorkflow(
-    row: Pick<WorkflowRow, "workflowID" | "name" | "inputs" | "executorID">,
+    row: Pick<WorkflowRow, "workflowID" | "name" | "inputs" | "executorID"> & Partial<Pick<WorkflowRow, "timeoutMS" | "deadline">>,
     queue?: QueuePlacement,
   ): Promise<{ created: true } | { created: false; existing: WorkflowRow }> {
     const now = Date.now();
+    const timeoutMS = row.timeoutMS ?? null;
+    const deadline = row.deadline ?? null;
     let inserted;
     try {
       inserted = queue
@@ -176,18 +187,20 @@ export class SystemDatabase {
           await this.driver.query(
             `WITH inserted AS (
                INSERT INTO stepwise.workflow_status
-                 (workflow_id, name, status, inputs, executor_id, created_at, updated_at, queue_name, deduplication_id, priority)
-               VALUES ($1, $2, 'ENQUEUED', $3, $4, $5, $5, $6, $7, $8)
+                 (workflow_id, name, status, inputs, executor_id, created_at, updated_at, queue_name, deduplication_id, priority,
+                  timeout_ms, deadline)
+               VALUES ($1, $2, 'ENQUEUED', $3, $4, $5, $5, $6, $7, $8, $9, $10)
                ON CONFLICT (workflow_id) DO NOTHING
                RETURNING queue_name)
              SELECT pg_notify('${QUEUE_CHANNEL}', queue_name) FROM inserted`,
-            [row.workflowID, row.name, row.inputs, row.executorID, now, queue.queueName, queue.deduplicationID ?? null, queue.priority ?? 0],
+            [row.workflowID, row.name, row.inputs, row.executorID, now, queue.queueName, queue.deduplicationID ?? null, queue.priority ?? 0, timeoutMS, deadline],
           )
         : await this.driver.query(
-            `INSERT INTO stepwise.workflow_status (workflow_id, name, status, inputs, executor_id, created_at, updated_at, started_at)
-             VALUES ($1, $2, 'PENDING', $3, $4, $5, $5, $5)
+            `INSERT INTO stepwise.workflow_status
+               (workflow_id, name, status, inputs, executor_id, created_at, updated_at, started_at, timeout_ms, deadline)
+             VALUES ($1, $2, 'PENDING', $3, $4, $5, $5, $5, $6, $7)
              ON CONFLICT (workflow_id) DO NOTHING`,
-            [row.workflowID, row.name, row.inputs, row.executorID, now],
+            [row.workflowID, row.name, row.inputs, row.executorID, now, timeoutMS, deadline],
             "stepwise_insert_workflow",
           );
     } catch (error) {
@@ -476,7 +489,9 @@ export class SystemDatabase {
       }
       if (capacity <= 0) return [];
       const picked = await tx.query(
-        `UPDATE stepwise.workflow_status SET status = 'PENDING', executor_id = $2, started_at = $3, updated_at = $3
+        // A queued run's timeout counts from here; an inherited deadline (a parent's) still bounds it.
+        `UPDATE stepwise.workflow_status SET status = 'PENDING', executor_id = $2, started_at = $3, updated_at = $3,
+           deadline = LEAST(deadline, $3 + timeout_ms)
          WHERE workflow_id IN (
            SELECT workflow_id FROM stepwise.workflow_status
            WHERE queue_name = $1 AND status = 'ENQUEUED'
@@ -507,12 +522,15 @@ export class SystemDatabase {
 
   // ---- Management ----------------------------------------------------------------
 
-  /** Cancels a run that has not ended; returns whether it did. */
-  async cancelWorkflow(workflowID: string): Promise<boolean> {
+  /**
+   * Cancels a run that has not ended; returns whether it did. `error` (serialized) is
+   * what its result throws, when the cancellation has a reason (a timeout).
+   */
+  async cancelWorkflow(workflowID: string, error: string | null = null): Promise<boolean> {
     const result = await this.driver.query(
-      `UPDATE stepwise.workflow_status SET status = 'CANCELLED', deduplication_id = NULL, updated_at = $2
+      `UPDATE stepwise.workflow_status SET status = 'CANCELLED', error = $3, deduplication_id = NULL, updated_at = $2
        WHERE workflow_id = $1 AND status IN ('PENDING', 'ENQUEUED')`,
-      [workflowID, Date.now()],
+      [workflowID, Date.now(), error],
     );
     if (result.rowCount === 1) await this.notify(CANCEL_CHANNEL, channelKey(workflowID));
     return result.rowCount === 1;
@@ -520,7 +538,8 @@ export class SystemDatabase {
 
   /**
    * Makes a cancelled or parked run (or one still PENDING or ENQUEUED) runnable again,
-   * with its recovery count reset: PENDING and owned by `executorID`, or, when
+   * with its recovery count reset and its timeout removed (a run that timed out would
+   * otherwise be cancelled again at once): PENDING and owned by `executorID`, or, when
    * `intoQueue` is given, ENQUEUED there for whichever executor dequeues it.
    */
   async reopenWorkflow(workflowID: string, executorID: string, intoQueue?: string): Promise<WorkflowRow | null> {
@@ -529,7 +548,7 @@ export class SystemDatabase {
       ? await this.driver.query(
           `UPDATE stepwise.workflow_status
            SET status = 'ENQUEUED', queue_name = $4, executor_id = $2, recovery_attempts = 0, recovery_error = NULL,
-               started_at = NULL, updated_at = $3
+               error = NULL, timeout_ms = NULL, deadline = NULL, started_at = NULL, updated_at = $3
            WHERE workflow_id = $1 AND status IN ('CANCELLED', 'MAX_RECOVERY_ATTEMPTS_EXCEEDED', 'PENDING', 'ENQUEUED')
            RETURNING ${WORKFLOW_COLUMNS}`,
           [workflowID, executorID, now, intoQueue],
@@ -537,7 +556,7 @@ export class SystemDatabase {
       : await this.driver.query(
           `UPDATE stepwise.workflow_status
            SET status = 'PENDING', executor_id = $2, recovery_attempts = 0, recovery_error = NULL, updated_at = $3,
-               started_at = coalesce(started_at, $3)
+               error = NULL, timeout_ms = NULL, deadline = NULL, started_at = coalesce(started_at, $3)
            WHERE workflow_id = $1 AND status IN ('CANCELLED', 'MAX_RECOVERY_ATTEMPTS_EXCEEDED', 'PENDING', 'ENQUEUED')
            RETURNING ${WORKFLOW_COLUMNS}`,
           [workflowID, executorID, now],

@@ -453,6 +453,15 @@ function Facts({ run, now }: { run: RunDetail; now: number }) {
           <dd class="mono">{run.queueName}</dd>
         </>
       )}
+      {run.deadline !== null && (
+        <>
+          <dt>Deadline</dt>
+          <dd>
+            {time(run.deadline)}
+            {run.timeoutMS !== null && ` (timeout ${duration(run.timeoutMS)})`}
+          </dd>
+        </>
+      )}
       {run.recoveryAttempts > 0 && (
         <>
           <dt>Recoveries</dt>

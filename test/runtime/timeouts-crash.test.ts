@@ -1,0 +1,73 @@
+/**
+ * A workflow timeout survives a crash: the worker is SIGKILLed while a run with a
+ * timeout waits in its child, restarted at once, and the run (child included) is still
+ * cancelled at its first deadline, not one counted again from the restart.
+ */
+import { spawn, type ChildProcess } from "node:child_process";
+import fs from "node:fs";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+import { describe, expect, test } from "vitest";
+import { databases, tempDir } from "../helpers/databases.js";
+
+const worker = fileURLToPath(new URL("./fixtures/timeout-worker.ts", import.meta.url));
+const TIMEOUT_MS = 3000;
+
+const readLog = (file: string) => (fs.existsSync(file) ? fs.readFileSync(file, "utf8").split("\n").filter(Boolean) : []);
+
+async function until(file: string, child: ChildProcess, predicate: (lines: string[]) => boolean): Promise<void> {
+  const deadline = Date.now() + 60_000;
+  while (!predicate(readLog(file))) {
+    if (child.exitCode !== null) throw new Error(`worker exited early with ${child.exitCode}`);
+    if (Date.now() > deadline) throw new Error("the worker never got there");
+    await new Promise((r) => setTimeout(r, 5));
+  }
+}
+
+describe.each(databases)("SIGKILL while a run with a timeout waits, on $name", (database) => {
+  test("after a restart the run and its child are cancelled at the first deadline", async () => {
+    const db = await database.create();
+    const dir = tempDir("stepwise-timeoutcrash-");
+    const logFile = path.join(dir, "log");
+    const env: Record<string, string> = { ...(process.env as Record<string, string>), CRASH_LOG: logFile, TIMEOUT_MS: String(TIMEOUT_MS) };
+    if (db.databaseUrl) env.STEPWISE_DATABASE_URL = db.databaseUrl;
+    else env.STEPWISE_DATA_DIR = db.dataDir!;
+    const start = () => spawn(process.execPath, ["--import", "tsx", worker], { env, stdio: ["ignore", "ignore", "inherit"] });
+    try {
+      let child = start();
+      await until(logFile, child, (lines) => lines.includes("C1"));
+      // Past C1's checkpoint: the child waits in its sleep when the kill comes.
+      await new Promise((r) => setTimeout(r, 300));
+      child.kill("SIGKILL");
+      await new Promise((resolve) => child.once("exit", resolve));
+
+      child = start();
+      await until(logFile, child, (lines) => lines.some((l) => l.startsWith("status ")));
+      await new Promise((resolve) => child.once("exit", resolve));
+
+      const lines = readLog(logFile);
+      const [outcome, at] = lines.find((l) => l.startsWith("outcome "))!.slice(8).split(" ");
+      expect(outcome).toBe("WorkflowTimeoutError");
+      expect(lines).toContain("child WorkflowTimeoutError");
+      const { parent, child: childRun } = JSON.parse(lines.find((l) => l.startsWith("status "))!.slice(7));
+      expect(parent.status).toBe("CANCELLED");
+      expect(childRun.status).toBe("CANCELLED");
+      expect(childRun.deadline).toBe(parent.deadline);
+      const deadline = new Date(parent.deadline).getTime();
+      const launches = lines.filter((l) => l.startsWith("launched ")).map((l) => Number(l.slice(9)));
+      expect(launches).toHaveLength(2);
+      // The deadline was set by the first process and kept: the restart did not start a new timeout.
+      expect(deadline).toBeLessThan(launches[0]! + TIMEOUT_MS + 1000);
+      expect(Number(at)).toBeGreaterThanOrEqual(deadline);
+      expect(Number(at)).toBeLessThan(launches[1]! + TIMEOUT_MS);
+      // Each step ran once, and nothing after the deadline ran.
+      expect(lines.filter((l) => l === "A")).toHaveLength(1);
+      expect(lines.filter((l) => l === "C1")).toHaveLength(1);
+      expect(lines).not.toContain("C2");
+      expect(lines).not.toContain("B");
+    } finally {
+      await db.cleanup();
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  }, 60_000);
+});
