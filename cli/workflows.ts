@@ -30,6 +30,14 @@ function parseTime(value: string): number {
   return ms;
 }
 
+/** A time, or an age before now: 30d, 12h, 90m, 45s. */
+function parseCutoff(value: string): number {
+  const age = /^(\d+)\s*(d|h|m|s)$/.exec(value);
+  if (!age) return parseTime(value);
+  const unit = { d: 86_400_000, h: 3_600_000, m: 60_000, s: 1000 }[age[2] as "d" | "h" | "m" | "s"];
+  return Date.now() - Number(age[1]) * unit;
+}
+
 export function registerWorkflowCommands(program: Command): void {
   const workflows = program.command("workflows").description("list, inspect and manage workflow runs");
 
@@ -144,6 +152,32 @@ export function registerWorkflowCommands(program: Command): void {
       if (!Number.isInteger(from) || from < 0) throw new Error(`--from must be a function ID (0 or more), got '${opts.from}'`);
       const handle = await withStepwise(command, () => Stepwise.forkWorkflow(workflowID, from, { newWorkflowID: opts.id }));
       console.log(`forked ${workflowID} from function ID ${from} as ${handle.workflowID}`);
+    });
+
+  workflows
+    .command("delete <workflowID>")
+    .description("delete a run that has ended, with everything it recorded (its ID can then be started again)")
+    .option("--children", "also delete the ended workflows it started")
+    .action(async (workflowID: string, opts, command: Command) => {
+      const deleted = await withStepwise(command, () => Stepwise.deleteWorkflow(workflowID, { deleteChildren: Boolean(opts.children) }));
+      if (!deleted) throw new Error(`no workflow has the ID '${workflowID}'`);
+      console.log(`deleted ${workflowID}`);
+    });
+
+  workflows
+    .command("gc")
+    .description("delete ended runs by age and count; runs that have not ended, and children of runs that have not, stay")
+    .option("--older-than <age>", "created before this: a time (ISO 8601, epoch ms) or an age like 30d, 12h, 90m")
+    .option("--keep <n>", "keep at least the newest n runs")
+    .action(async (opts, command: Command) => {
+      if (opts.olderThan === undefined && opts.keep === undefined) throw new Error("give --older-than, --keep or both");
+      const keepNewest = opts.keep === undefined ? undefined : Number(opts.keep);
+      if (keepNewest !== undefined && !(Number.isInteger(keepNewest) && keepNewest >= 0)) {
+        throw new Error(`--keep must be a whole number, 0 or more, got '${opts.keep}'`);
+      }
+      const olderThan = opts.olderThan === undefined ? undefined : parseCutoff(opts.olderThan);
+      const deleted = await withStepwise(command, () => Stepwise.garbageCollect({ olderThan, keepNewest }));
+      console.log(`deleted ${deleted} ended run(s)`);
     });
 
   program

@@ -17,6 +17,7 @@ import { currentSql } from "./transaction.js";
 import { getEvent, now, randomUUID, recv, send, setEvent, sleep } from "./messaging.js";
 import { Queue, QueueDispatcher } from "./queue.js";
 import { loadTracing } from "./tracing.js";
+import { deleteWorkflow, garbageCollect, type GarbageCollectOptions } from "./retention.js";
 import {
   cancelWorkflow,
   forkWorkflow,
@@ -187,6 +188,26 @@ export class Stepwise {
   /** Cancels a run that has not ended: it stops at its next durable operation, wherever it runs. */
   static cancelWorkflow(workflowID: string): Promise<boolean> {
     return cancelWorkflow(requireExecutor(), workflowID);
+  }
+
+  /**
+   * Deletes a run that has ended (it throws for one PENDING or ENQUEUED: cancel it first)
+   * with its recorded steps, events and inbox; with `deleteChildren`, the ended workflows
+   * it started too. Its workflow ID is forgotten: starting it again starts a new run.
+   * Returns false when no run has this ID.
+   */
+  static deleteWorkflow(workflowID: string, options: { deleteChildren?: boolean } = {}): Promise<boolean> {
+    return deleteWorkflow(requireExecutor(), workflowID, options);
+  }
+
+  /**
+   * Deletes ended runs created before `olderThan` and/or older than the newest
+   * `keepNewest` runs, in batches; runs that have not ended, and children of runs that
+   * have not, stay. Returns how many runs it deleted. Call it on a schedule (or run
+   * `stepwise workflows gc`) to keep the system database from growing forever.
+   */
+  static garbageCollect(options: GarbageCollectOptions): Promise<number> {
+    return garbageCollect(requireExecutor(), options);
   }
 
   /**

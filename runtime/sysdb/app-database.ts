@@ -107,6 +107,12 @@ export class AppDatabase {
     return result.rows[0] ? toRow(result.rows[0]) : null;
   }
 
+  /** Forgets the recorded transactions of deleted runs. */
+  async deleteOutputs(workflowIDs: readonly string[]): Promise<void> {
+    if (workflowIDs.length === 0) return;
+    await this.driver.query(`DELETE FROM stepwise_app.transaction_outputs WHERE workflow_id = ANY($1::text[])`, [workflowIDs]);
+  }
+
   close(): Promise<void> {
     return this.driver.close();
   }

@@ -64,12 +64,16 @@ export const MIGRATIONS: readonly (readonly string[])[] = [
        PRIMARY KEY (workflow_id, key)
      )`,
   ],
-  // 3: workflow timeouts. timeout_ms is what the run was started with; deadline (epoch ms)
-  // is set when it starts executing (at dequeue for a queued run) or inherited from its parent.
+  // 3: workflow timeouts, and what retention needs.
   [
+    // timeout_ms is what the run was started with; deadline (epoch ms) is set when it
+    // starts executing (at dequeue for a queued run) or inherited from its parent.
     `ALTER TABLE stepwise.workflow_status
        ADD COLUMN timeout_ms bigint,
        ADD COLUMN deadline bigint`,
+    // Finds a child's parent, so that garbage collection keeps an ended child whose parent
+    // has not ended (the parent's replay reads it). Only child rows are indexed.
+    `CREATE INDEX operation_outputs_child ON stepwise.operation_outputs (child_workflow_id) WHERE child_workflow_id IS NOT NULL`,
   ],
 ];
 

@@ -599,10 +599,81 @@ export class SystemDatabase {
     return row;
   }
 
+  // ---- Retention -----------------------------------------------------------------
+
+  /** The run and every workflow it started, transitively (by the child IDs its operations recorded). */
+  async workflowTree(workflowID: string): Promise<string[]> {
+    const result = await this.driver.query<{ id: string }>(
+      `WITH RECURSIVE tree(id) AS (
+         SELECT $1::text
+         UNION
+         SELECT o.child_workflow_id FROM stepwise.operation_outputs o JOIN tree ON o.workflow_id = tree.id
+         WHERE o.child_workflow_id IS NOT NULL)
+       SELECT id FROM tree`,
+      [workflowID],
+    );
+    return result.rows.map((r) => r.id);
+  }
+
+  /**
+   * Deletes the runs among `workflowIDs` that have ended, with everything recorded for
+   * them (operations, events, messages left in their inbox), in one statement. A run
+   * still PENDING or ENQUEUED is left alone, and with `spareChildren` so is a child
+   * whose parent has not ended (checked here too, as a parent may be resumed meanwhile).
+   * Returns the IDs deleted.
+   */
+  async deleteEndedWorkflows(workflowIDs: readonly string[], options: { spareChildren?: boolean } = {}): Promise<string[]> {
+    if (workflowIDs.length === 0) return [];
+    const result = await this.driver.query<{ workflow_id: string }>(
+      `WITH gone AS (
+         DELETE FROM stepwise.workflow_status w
+         WHERE w.workflow_id = ANY($1::text[]) AND w.status NOT IN ('PENDING', 'ENQUEUED')
+           ${options.spareChildren ? `AND NOT ${UNFINISHED_PARENT}` : ""}
+         RETURNING w.workflow_id),
+       operations AS (DELETE FROM stepwise.operation_outputs WHERE workflow_id IN (SELECT workflow_id FROM gone)),
+       events AS (DELETE FROM stepwise.workflow_events WHERE workflow_id IN (SELECT workflow_id FROM gone)),
+       inbox AS (DELETE FROM stepwise.notifications WHERE destination_id IN (SELECT workflow_id FROM gone))
+       SELECT workflow_id FROM gone`,
+      [workflowIDs],
+    );
+    return result.rows.map((r) => r.workflow_id);
+  }
+
+  /**
+   * Up to `limit` ended runs created before `before` (epoch ms), oldest first, that no
+   * unfinished run depends on: a child whose parent has not ended stays, since the
+   * parent's replay reads the child's result.
+   */
+  async endedWorkflowsBefore(before: number, limit: number): Promise<string[]> {
+    const result = await this.driver.query<{ workflow_id: string }>(
+      `SELECT w.workflow_id FROM stepwise.workflow_status w
+       WHERE w.status NOT IN ('PENDING', 'ENQUEUED') AND w.created_at < $1 AND NOT ${UNFINISHED_PARENT}
+       ORDER BY w.created_at
+       LIMIT $2`,
+      [before, limit],
+    );
+    return result.rows.map((r) => r.workflow_id);
+  }
+
+  /** The creation time of the `n`-th newest run (1 = the newest), or null when there are fewer. */
+  async nthNewestCreatedAt(n: number): Promise<number | null> {
+    const result = await this.driver.query<{ created_at: number }>(
+      `SELECT created_at FROM stepwise.workflow_status ORDER BY created_at DESC OFFSET $1 LIMIT 1`,
+      [n - 1],
+    );
+    return result.rows[0] ? Number(result.rows[0].created_at) : null;
+  }
+
   close(): Promise<void> {
     return this.driver.close();
   }
 }
+
+/** Whether run `w` is the child of a run that has not ended. */
+const UNFINISHED_PARENT = `EXISTS (
+  SELECT 1 FROM stepwise.operation_outputs o
+  JOIN stepwise.workflow_status p ON p.workflow_id = o.workflow_id
+  WHERE o.child_workflow_id = w.workflow_id AND p.status IN ('PENDING', 'ENQUEUED'))`;
 
 /** NOTIFY channels. Payloads are short hashes: a channel payload is limited to 8000 bytes, IDs are not. */
 export const QUEUE_CHANNEL = "stepwise_queue";

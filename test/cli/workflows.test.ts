@@ -111,4 +111,25 @@ describe("stepwise workflows", () => {
     expect(runs.filter((r) => r === "orphan:a")).toHaveLength(1);
     expect(runs.filter((r) => r === "orphan:b")).toHaveLength(2);
   });
+
+  test("delete and gc remove ended runs; a bad age is an error", async () => {
+    await Stepwise.shutdown();
+    await Stepwise.launch({ dataDir: dir, logLevel: "silent", listenQueues: [] });
+    for (const key of ["gc-1", "gc-2", "gc-3"]) await (await Stepwise.startWorkflow(report, { workflowID: key })(key)).getResult();
+    await Stepwise.startWorkflow(report, { workflowID: "gc-waiting", queue: parked })("gc-waiting");
+    await Stepwise.shutdown();
+
+    expect(stepwise("workflows", "delete", "gc-1").out).toContain("deleted gc-1");
+    expect(stepwise("workflows", "delete", "gc-1").err).toContain("no workflow has the ID 'gc-1'");
+    const refused = stepwise("workflows", "delete", "gc-waiting");
+    expect(refused.code).toBe(1);
+    expect(refused.err).toMatch(/has not ended \(ENQUEUED\)/);
+    expect(stepwise("workflows", "gc").err).toContain("give --older-than, --keep or both");
+    expect(stepwise("workflows", "gc", "--older-than", "soon").err).toContain("not a time: 'soon'");
+    // Created within the last hour: an age of 1h deletes none of them; --keep 1 deletes every ended run but the newest.
+    expect(stepwise("workflows", "gc", "--older-than", "1h").out).toContain("deleted 0 ended run(s)");
+    expect(stepwise("workflows", "gc", "--keep", "1").code).toBe(0);
+    const left = JSON.parse(stepwise("workflows", "list", "--json", "--limit", "100").out).map((w: { workflowID: string }) => w.workflowID);
+    expect(left).toEqual(["gc-waiting"]);
+  });
 });

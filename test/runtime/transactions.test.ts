@@ -238,6 +238,17 @@ describe.skipIf(!postgres)("a separate application database on postgres", () => 
     expect(appRuns).toBe(1);
   });
 
+  test("deleting a run deletes its transaction outputs in the application database too", async () => {
+    const id = "pay-deleted";
+    await (await Stepwise.startWorkflow(paymentFlow, { workflowID: id })(id, 100)).getResult();
+    const outputs = () => appSql(`SELECT function_id FROM stepwise_app.transaction_outputs WHERE workflow_id = $1`, [id]);
+    expect(await outputs()).toHaveLength(1);
+    expect(await Stepwise.deleteWorkflow(id)).toBe(true);
+    expect(await outputs()).toEqual([]);
+    // The user's own rows are theirs: only Stepwise's record of the run goes.
+    expect(await appSql(`SELECT cents FROM payments WHERE id = $1`, [id])).toEqual([{ cents: 100 }]);
+  });
+
   test("committed in the application database but never checkpointed: recovery adopts it, never runs it again", async () => {
     appRuns = 0;
     const id = "pay-2";
