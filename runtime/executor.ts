@@ -5,6 +5,7 @@
 import type { DashboardOptions } from "./dashboard/server.js";
 import { ConfigError, StepwiseError } from "./errors.js";
 import type { WorkflowRun } from "./context.js";
+import type { RetentionSchedule } from "./retention.js";
 import { consoleLogger, type LogLevel, type Logger } from "./logger.js";
 import { Notifier } from "./notifier.js";
 import { AppDatabase, sameDatabase } from "./sysdb/app-database.js";
@@ -54,6 +55,12 @@ export interface LaunchConfig {
    * port 4000 on 127.0.0.1; any other address needs a token, default env STEPWISE_UI_TOKEN).
    */
   dashboard?: boolean | DashboardOptions;
+  /**
+   * Delete ended runs on a schedule, from this process: `garbageCollect` every
+   * `everyMinutes` (default 60) with `olderThanHours` and/or `keepNewest`. Default: none
+   * (runs are kept until deleted). Several processes may all have it; they share the work.
+   */
+  retention?: RetentionSchedule;
 }
 
 const DEFAULT_MAX_OUTPUT_BYTES = 16 * 1024 * 1024;

@@ -15,6 +15,64 @@ export interface GarbageCollectOptions {
   keepNewest?: number;
 }
 
+/** The launch option `retention`. */
+export interface RetentionSchedule {
+  /** Delete ended runs created more than this many hours ago. */
+  olderThanHours?: number;
+  /** Keep at least the newest this many runs. */
+  keepNewest?: number;
+  /** How often, in minutes (default 60). The first pass comes at a random point of the first period, so processes started together spread out. */
+  everyMinutes?: number;
+}
+
+/** Checks the launch option `retention` (before anything is opened); throws ConfigError. */
+export function checkRetentionSchedule(schedule: RetentionSchedule | undefined): void {
+  if (schedule === undefined) return;
+  const { olderThanHours, keepNewest, everyMinutes } = schedule;
+  if (olderThanHours === undefined && keepNewest === undefined) {
+    throw new ConfigError("launch option 'retention' needs olderThanHours, keepNewest or both.");
+  }
+  if (olderThanHours !== undefined && !(Number.isFinite(olderThanHours) && olderThanHours > 0)) {
+    throw new ConfigError(`launch option 'retention.olderThanHours' must be a number above 0, got ${olderThanHours}`);
+  }
+  if (keepNewest !== undefined && !(Number.isInteger(keepNewest) && keepNewest >= 0)) {
+    throw new ConfigError(`launch option 'retention.keepNewest' must be a whole number, 0 or more, got ${keepNewest}`);
+  }
+  if (everyMinutes !== undefined && !(Number.isFinite(everyMinutes) && everyMinutes > 0)) {
+    throw new ConfigError(`launch option 'retention.everyMinutes' must be a number above 0, got ${everyMinutes}`);
+  }
+}
+
+/** Starts the `retention` schedule; shutdown stops it (waiting for a pass in progress). */
+export function startRetention(executor: Executor, schedule: RetentionSchedule): void {
+  const period = (schedule.everyMinutes ?? 60) * 60_000;
+  let timer: NodeJS.Timeout | undefined;
+  let pass: Promise<void> | undefined;
+  let stopped = false;
+  const next = (delay: number) => {
+    if (stopped) return;
+    timer = setTimeout(() => {
+      pass = collect().finally(() => next(period));
+    }, delay);
+    timer.unref();
+  };
+  const collect = async () => {
+    try {
+      const olderThan = schedule.olderThanHours === undefined ? undefined : Date.now() - schedule.olderThanHours * 3_600_000;
+      const deleted = await garbageCollect(executor, { olderThan, keepNewest: schedule.keepNewest });
+      if (deleted > 0) executor.logger.info(`retention: deleted ${deleted} ended run(s)`);
+    } catch (error) {
+      executor.logger.warn(`retention: garbage collection failed, will try again in ${period / 60_000} min: ${(error as Error).message}`);
+    }
+  };
+  next(Math.random() * period);
+  executor.stopHooks.push(async () => {
+    stopped = true;
+    clearTimeout(timer);
+    await pass;
+  });
+}
+
 /** Runs deleted per statement: each batch is one short transaction, so a large collection never holds locks for long. */
 const BATCH = 1000;
 

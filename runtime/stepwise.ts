@@ -17,7 +17,7 @@ import { currentSql } from "./transaction.js";
 import { getEvent, now, randomUUID, recv, send, setEvent, sleep } from "./messaging.js";
 import { Queue, QueueDispatcher } from "./queue.js";
 import { loadTracing } from "./tracing.js";
-import { deleteWorkflow, garbageCollect, type GarbageCollectOptions } from "./retention.js";
+import { checkRetentionSchedule, deleteWorkflow, garbageCollect, startRetention, type GarbageCollectOptions } from "./retention.js";
 import {
   cancelWorkflow,
   forkWorkflow,
@@ -90,6 +90,7 @@ export class Stepwise {
    */
   static async launch(config: LaunchConfig = {}): Promise<void> {
     if (currentExecutor()) throw new StepwiseError("Stepwise is already launched; call Stepwise.shutdown() first.");
+    checkRetentionSchedule(config.retention);
     await loadTracing();
     const executor = await Executor.open(config);
     setExecutor(executor);
@@ -104,6 +105,7 @@ export class Stepwise {
     }, 5000);
     healing.unref();
     executor.stopHooks.push(() => clearInterval(healing));
+    if (config.retention) startRetention(executor, config.retention);
     if (config.dashboard) await startDashboard(executor, config.dashboard === true ? {} : config.dashboard);
   }
 

@@ -140,3 +140,33 @@ describe.each(databases)("retention on $name", (database) => {
     await expect(Stepwise.garbageCollect({ olderThan: Number.NaN })).rejects.toBeInstanceOf(ConfigError);
   });
 });
+
+describe("the launch option retention", () => {
+  test("deletes ended runs on its schedule and leaves the rest", async () => {
+    const logged: string[] = [];
+    const logger = { debug() {}, info: (m: string) => logged.push(m), warn: (m: string) => logged.push(m), error: (m: string) => logged.push(m) };
+    // Runs older than ~0.4 s go, checked every ~0.3 s.
+    await Stepwise.launch({ dataDir: "memory://", logger, retention: { olderThanHours: 0.4 / 3600, everyMinutes: 0.3 / 60 } });
+    try {
+      await (await Stepwise.startWorkflow(job, { workflowID: "scheduled-old" })("scheduled-old")).getResult();
+      const waiting = await Stepwise.startWorkflow(waitingParent, { workflowID: "scheduled-waiting" })("scheduled-waiting");
+      for (let i = 0; i < 100 && (await Stepwise.getWorkflowStatus("scheduled-old")) !== null; i++) await new Promise((r) => setTimeout(r, 50));
+      expect(await Stepwise.getWorkflowStatus("scheduled-old")).toBeNull();
+      expect((await Stepwise.getWorkflowStatus("scheduled-waiting"))!.status).toBe("PENDING");
+      expect(logged.some((m) => /retention: deleted \d+ ended run\(s\)/.test(m))).toBe(true);
+      await Stepwise.send("scheduled-waiting", "go", "go");
+      expect(await waiting.getResult()).toBe("go");
+    } finally {
+      await Stepwise.shutdown();
+    }
+  });
+
+  test("a bad schedule is refused before anything is opened", async () => {
+    for (const retention of [{}, { olderThanHours: 0 }, { keepNewest: 1.5 }, { keepNewest: 10, everyMinutes: -1 }]) {
+      await expect(Stepwise.launch({ dataDir: "memory://", retention })).rejects.toBeInstanceOf(ConfigError);
+    }
+    // Nothing was left launched.
+    await Stepwise.launch({ dataDir: "memory://", logLevel: "silent" });
+    await Stepwise.shutdown();
+  });
+});
