@@ -8,6 +8,7 @@ import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { describe, expect, test } from "vitest";
 import { databases, tempDir } from "../helpers/databases.js";
+import { readLog } from "../helpers/crash-worker.js";
 
 const worker = fileURLToPath(new URL("./fixtures/crash-worker.ts", import.meta.url));
 const STEPS = 20;
@@ -19,7 +20,6 @@ function startWorker(env: Record<string, string>): ChildProcess {
   });
 }
 
-const readLog = (file: string) => (fs.existsSync(file) ? fs.readFileSync(file, "utf8").split("\n").filter(Boolean) : []);
 
 /** Waits until the log's lines satisfy `until`, then SIGKILLs the worker; returns the log's last line at the kill. */
 async function killWhen(child: ChildProcess, file: string, until: (lines: string[]) => boolean): Promise<string> {

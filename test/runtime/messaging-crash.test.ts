@@ -3,56 +3,37 @@
  * SIGKILLed while its workflows wait, restarted, and finishes with every message
  * delivered once and sleeps that do not start over.
  */
-import { spawn, type ChildProcess } from "node:child_process";
 import fs from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { describe, expect, test } from "vitest";
 import { databases, tempDir } from "../helpers/databases.js";
+import { killWorker, readLog, untilLogged, workerStarter } from "../helpers/crash-worker.js";
 
 const worker = fileURLToPath(new URL("./fixtures/messaging-worker.ts", import.meta.url));
-
-const readLog = (file: string) => (fs.existsSync(file) ? fs.readFileSync(file, "utf8").split("\n").filter(Boolean) : []);
-
-async function until(file: string, child: ChildProcess, predicate: (lines: string[]) => boolean): Promise<void> {
-  const deadline = Date.now() + 60_000;
-  while (!predicate(readLog(file))) {
-    if (child.exitCode !== null) throw new Error(`worker exited early with ${child.exitCode}`);
-    if (Date.now() > deadline) throw new Error("the worker never got there");
-    await new Promise((r) => setTimeout(r, 5));
-  }
-}
-
-async function kill(child: ChildProcess): Promise<void> {
-  child.kill("SIGKILL");
-  await new Promise((resolve) => child.once("exit", resolve));
-}
 
 describe.each(databases)("SIGKILL while workflows wait, on $name", (database) => {
   test("sleep, recv and getEvent resume after a crash; nothing is delivered twice", async () => {
     const db = await database.create();
     const dir = tempDir("stepwise-msgcrash-");
     const logFile = path.join(dir, "log");
-    const env: Record<string, string> = { ...(process.env as Record<string, string>), CRASH_LOG: logFile };
-    if (db.databaseUrl) env.STEPWISE_DATABASE_URL = db.databaseUrl;
-    else env.STEPWISE_DATA_DIR = db.dataDir!;
-    const start = () => spawn(process.execPath, ["--import", "tsx", worker], { env, stdio: ["ignore", "ignore", "inherit"] });
+    const start = workerStarter(worker, db, { CRASH_LOG: logFile });
     try {
       // 1. Killed while both workflows sleep.
       let child = start();
-      await until(logFile, child, (lines) => lines.includes("A"));
+      await untilLogged(logFile, child, (lines) => lines.includes("A"));
       await new Promise((r) => setTimeout(r, 300));
-      await kill(child);
+      await killWorker(child);
 
       // 2. Killed right after the publisher began sending, while the waiter waits in recv.
       child = start();
-      await until(logFile, child, (lines) => lines.includes("P sending"));
+      await untilLogged(logFile, child, (lines) => lines.includes("P sending"));
       await new Promise((r) => setTimeout(r, 30));
-      await kill(child);
+      await killWorker(child);
 
       // 3. Runs to the end.
       child = start();
-      await until(logFile, child, (lines) => lines.some((l) => l.startsWith("result ")));
+      await untilLogged(logFile, child, (lines) => lines.some((l) => l.startsWith("result ")));
       await new Promise((resolve) => child.once("exit", resolve));
 
       const lines = readLog(logFile);

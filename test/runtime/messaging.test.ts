@@ -1,6 +1,7 @@
-import { afterAll, beforeAll, describe, expect, test } from "vitest";
+import { describe, expect, test } from "vitest";
 import { Queue, QueueDeduplicatedError, SerializationError, Stepwise, StepwiseError, step, workflow } from "stepwise";
 import { databases } from "../helpers/databases.js";
+import { launchedOn } from "../helpers/launched.js";
 import { sql } from "../helpers/sql.js";
 
 const log: string[] = [];
@@ -108,17 +109,7 @@ function maxOverlap(list: { start: number; end: number }[]): number {
 }
 
 describe.each(databases)("messaging, queues and management on $name", (database) => {
-  let cleanup: () => Promise<void>;
-  beforeAll(async () => {
-    const created = await database.create();
-    cleanup = created.cleanup;
-    await Stepwise.launch({ ...created, logLevel: "silent" });
-  });
-  afterAll(async () => {
-    await Stepwise.shutdown();
-    await cleanup();
-  });
-  const id = (name: string) => `${name}-${database.name}-${Math.random().toString(36).slice(2, 8)}`;
+  const { id } = launchedOn(database);
 
   test("send and recv: FIFO per topic, each message delivered once, replayed from the record", async () => {
     const receiver = id("inbox");

@@ -2,9 +2,10 @@
  * Retention: deleteWorkflow and garbageCollect delete ended runs with everything they
  * recorded, never a run that has not ended nor a child its unfinished parent will read.
  */
-import { afterAll, beforeAll, describe, expect, test } from "vitest";
+import { describe, expect, test } from "vitest";
 import { ConfigError, Stepwise, StepwiseError, step, workflow } from "stepwise";
 import { databases } from "../helpers/databases.js";
+import { launchedOn } from "../helpers/launched.js";
 import { sql } from "../helpers/sql.js";
 
 const ran: string[] = [];
@@ -42,17 +43,7 @@ async function rowsOf(workflowID: string) {
 }
 
 describe.each(databases)("retention on $name", (database) => {
-  let cleanup: () => Promise<void>;
-  beforeAll(async () => {
-    const created = await database.create();
-    cleanup = created.cleanup;
-    await Stepwise.launch({ ...created, logLevel: "silent" });
-  });
-  afterAll(async () => {
-    await Stepwise.shutdown();
-    await cleanup();
-  });
-  const id = (name: string) => `${name}-${database.name}-${Math.random().toString(36).slice(2, 8)}`;
+  const { id } = launchedOn(database);
 
   test("deleteWorkflow removes an ended run and all it recorded; its ID then starts a new run", async () => {
     const key = id("job");

@@ -3,46 +3,31 @@
  * timeout waits in its child, restarted at once, and the run (child included) is still
  * cancelled at its first deadline, not one counted again from the restart.
  */
-import { spawn, type ChildProcess } from "node:child_process";
 import fs from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { describe, expect, test } from "vitest";
 import { databases, tempDir } from "../helpers/databases.js";
+import { killWorker, readLog, untilLogged, workerStarter } from "../helpers/crash-worker.js";
 
 const worker = fileURLToPath(new URL("./fixtures/timeout-worker.ts", import.meta.url));
 const TIMEOUT_MS = 3000;
-
-const readLog = (file: string) => (fs.existsSync(file) ? fs.readFileSync(file, "utf8").split("\n").filter(Boolean) : []);
-
-async function until(file: string, child: ChildProcess, predicate: (lines: string[]) => boolean): Promise<void> {
-  const deadline = Date.now() + 60_000;
-  while (!predicate(readLog(file))) {
-    if (child.exitCode !== null) throw new Error(`worker exited early with ${child.exitCode}`);
-    if (Date.now() > deadline) throw new Error("the worker never got there");
-    await new Promise((r) => setTimeout(r, 5));
-  }
-}
 
 describe.each(databases)("SIGKILL while a run with a timeout waits, on $name", (database) => {
   test("after a restart the run and its child are cancelled at the first deadline", async () => {
     const db = await database.create();
     const dir = tempDir("stepwise-timeoutcrash-");
     const logFile = path.join(dir, "log");
-    const env: Record<string, string> = { ...(process.env as Record<string, string>), CRASH_LOG: logFile, TIMEOUT_MS: String(TIMEOUT_MS) };
-    if (db.databaseUrl) env.STEPWISE_DATABASE_URL = db.databaseUrl;
-    else env.STEPWISE_DATA_DIR = db.dataDir!;
-    const start = () => spawn(process.execPath, ["--import", "tsx", worker], { env, stdio: ["ignore", "ignore", "inherit"] });
+    const start = workerStarter(worker, db, { CRASH_LOG: logFile, TIMEOUT_MS: String(TIMEOUT_MS) });
     try {
       let child = start();
-      await until(logFile, child, (lines) => lines.includes("C1"));
+      await untilLogged(logFile, child, (lines) => lines.includes("C1"));
       // Past C1's checkpoint: the child waits in its sleep when the kill comes.
       await new Promise((r) => setTimeout(r, 300));
-      child.kill("SIGKILL");
-      await new Promise((resolve) => child.once("exit", resolve));
+      await killWorker(child);
 
       child = start();
-      await until(logFile, child, (lines) => lines.some((l) => l.startsWith("status ")));
+      await untilLogged(logFile, child, (lines) => lines.some((l) => l.startsWith("status ")));
       await new Promise((resolve) => child.once("exit", resolve));
 
       const lines = readLog(logFile);

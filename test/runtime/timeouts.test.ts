@@ -4,9 +4,10 @@
  * deadline; a queued run's clock starts at dequeue; resume removes the timeout.
  * (The deadline surviving a SIGKILL is in timeouts-crash.test.ts.)
  */
-import { afterAll, beforeAll, describe, expect, test } from "vitest";
+import { describe, expect, test } from "vitest";
 import { ConfigError, Queue, Stepwise, WorkflowCancelledError, WorkflowTimeoutError, step, workflow } from "stepwise";
 import { databases } from "../helpers/databases.js";
+import { launchedOn } from "../helpers/launched.js";
 
 const log: string[] = [];
 const note = step(async (entry: string) => void log.push(entry), { name: "timeouts.note" });
@@ -53,17 +54,7 @@ const quick = workflow(async (key: string) => void (await note(`${key}:quick`)),
 const lane = new Queue("timeouts.lane", { concurrency: 1 });
 
 describe.each(databases)("workflow timeouts on $name", (database) => {
-  let cleanup: () => Promise<void>;
-  beforeAll(async () => {
-    const created = await database.create();
-    cleanup = created.cleanup;
-    await Stepwise.launch({ ...created, logLevel: "silent" });
-  });
-  afterAll(async () => {
-    await Stepwise.shutdown();
-    await cleanup();
-  });
-  const id = (name: string) => `${name}-${database.name}-${Math.random().toString(36).slice(2, 8)}`;
+  const { id } = launchedOn(database);
 
   test("a run still waiting at its deadline is cancelled there; its result throws WorkflowTimeoutError", async () => {
     const key = id("nap");

@@ -2,6 +2,7 @@ import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { Stepwise, StepwiseError, step, transaction, workflow } from "stepwise";
 import { databases } from "../helpers/databases.js";
 import { sql } from "../helpers/sql.js";
+import { launchedOn } from "../helpers/launched.js";
 
 let transferRuns = 0;
 const transfer = transaction(
@@ -39,18 +40,11 @@ const parent = workflow(
 );
 
 describe.each(databases)("transactions and child workflows on $name", (database) => {
-  let cleanup: () => Promise<void>;
+  launchedOn(database);
   beforeAll(async () => {
-    const created = await database.create();
-    cleanup = created.cleanup;
-    await Stepwise.launch({ ...created, logLevel: "silent" });
     await sql(`CREATE TABLE accounts (id text PRIMARY KEY, cents integer NOT NULL)`);
     await sql(`CREATE TABLE ledger (from_id text, to_id text, cents integer)`);
     await sql(`INSERT INTO accounts VALUES ('bank', 1000), ('alice', 0)`);
-  });
-  afterAll(async () => {
-    await Stepwise.shutdown();
-    await cleanup();
   });
 
   test("a transaction's writes and its checkpoint commit together; a replay does not run it again", async () => {

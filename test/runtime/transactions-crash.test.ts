@@ -12,6 +12,7 @@ import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { describe, expect, test } from "vitest";
 import { databases, tempDir } from "../helpers/databases.js";
+import { readLog } from "../helpers/crash-worker.js";
 
 const worker = fileURLToPath(new URL("./fixtures/transaction-worker.ts", import.meta.url));
 const postgres = databases.find((d) => d.name === "postgres");
@@ -29,7 +30,6 @@ function startWorker(env: Record<string, string>): ChildProcess {
   return child;
 }
 
-const readLog = (file: string) => (fs.existsSync(file) ? fs.readFileSync(file, "utf8").split("\n").filter(Boolean) : []);
 
 async function killWhen(child: ChildProcess, file: string, line: string): Promise<void> {
   const deadline = Date.now() + 60_000;

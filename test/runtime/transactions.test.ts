@@ -8,6 +8,7 @@ import { Stepwise, StepwiseError, step, transaction, workflow } from "stepwise";
 import { requireExecutor } from "../../runtime/executor.js";
 import { databases, serverUrl } from "../helpers/databases.js";
 import { sql } from "../helpers/sql.js";
+import { launchedOn } from "../helpers/launched.js";
 
 const postgres = databases.find((d) => d.name === "postgres");
 
@@ -92,17 +93,10 @@ const guardsFlow = workflow(
 );
 
 describe.each(databases)("transactions on $name", (database) => {
-  let cleanup: () => Promise<void>;
+  launchedOn(database);
   beforeAll(async () => {
-    const created = await database.create();
-    cleanup = created.cleanup;
-    await Stepwise.launch({ ...created, logLevel: "silent" });
     await sql(`CREATE TABLE accounts (id text PRIMARY KEY, cents integer NOT NULL)`);
     await sql(`INSERT INTO accounts VALUES ('bank', 1000)`);
-  });
-  afterAll(async () => {
-    await Stepwise.shutdown();
-    await cleanup();
   });
 
   test("the default application database is the system database", () => {
