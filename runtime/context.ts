@@ -59,6 +59,12 @@ export interface Invocation {
   queue?: QueuePlacement;
   /** Cancel the run if it has not ended this many ms after it starts executing. */
   timeoutMS?: number;
+  /**
+   * false: when the ID is taken by a PENDING run of this executor that is not running
+   * here, leave it (another live process with this executor ID may be running it); by
+   * default it is taken for an interrupted run of an earlier process and resumed.
+   */
+  adopt?: boolean;
   consumed: boolean;
 }
 

@@ -1,6 +1,7 @@
 /** The public API of `stepwise`: the runtime, the markers and the errors. */
 export { Stepwise, type StartWorkflowOptions, type StepInfo } from "./stepwise.js";
 export type { GarbageCollectOptions, RetentionSchedule } from "./retention.js";
+export type { ScheduleOptions } from "./schedule.js";
 export { step, workflow, transaction, __stepwise } from "./markers.js";
 export { Queue, type QueueOptions } from "./queue.js";
 export type { StepConfig, WorkflowConfig, TransactionConfig, IsolationLevel } from "./config.js";

@@ -17,6 +17,7 @@ import { currentSql } from "./transaction.js";
 import { getEvent, now, randomUUID, recv, send, setEvent, sleep } from "./messaging.js";
 import { Queue, QueueDispatcher } from "./queue.js";
 import { loadTracing } from "./tracing.js";
+import { defineSchedule, startSchedules, type ScheduleOptions } from "./schedule.js";
 import { checkRetentionSchedule, deleteWorkflow, garbageCollect, startRetention, type GarbageCollectOptions } from "./retention.js";
 import {
   cancelWorkflow,
@@ -106,6 +107,7 @@ export class Stepwise {
     healing.unref();
     executor.stopHooks.push(() => clearInterval(healing));
     if (config.retention) startRetention(executor, config.retention);
+    startSchedules(executor);
     if (config.dashboard) await startDashboard(executor, config.dashboard === true ? {} : config.dashboard);
   }
 
@@ -153,6 +155,17 @@ export class Stepwise {
         Promise.resolve(registered.fn.apply(registered.thisArg, args as unknown as never[])),
       ) as Promise<WorkflowHandle<Awaited<ReturnType<F>>>>;
     };
+  }
+
+  /**
+   * Runs `wf` at each tick of a cron expression, with the tick's time as its argument:
+   * `Stepwise.schedule(nightly, { cron: "0 3 * * *", timezone: "Europe/Berlin" })`.
+   * Define it once per workflow, where the workflow is defined; every launched process
+   * that defines it fires it, and each tick is one run (ID `schedule:<name>:<ISO time>`),
+   * whichever process records it first. Ticks while no process is up are skipped.
+   */
+  static schedule<F extends (scheduledAt: Date) => Promise<unknown>>(wf: F, options: ScheduleOptions): void {
+    defineSchedule(wf, options);
   }
 
   /** A handle on a recorded run (its status is null when no run has this ID). */

@@ -11,9 +11,7 @@ import { WorkflowTimeoutError } from "./errors.js";
 import type { Executor } from "./executor.js";
 import { serializeError } from "./serialize.js";
 import { channelKey } from "./sysdb/system-database.js";
-
-/** setTimeout's longest delay; a deadline further out is reached in several waits. */
-const MAX_TIMER_MS = 2 ** 31 - 1;
+import { at } from "./timer.js";
 
 /** The run's deadline: the sooner of its own timeout (from now) and an inherited one. */
 export function deadlineFor(timeoutMS: number | undefined, inherited: WorkflowRun["deadline"], now = Date.now()): WorkflowRun["deadline"] {
@@ -30,24 +28,16 @@ export function timeoutError(run: WorkflowRun): WorkflowTimeoutError {
 export function watchDeadline(executor: Executor, run: WorkflowRun): () => void {
   const deadline = run.deadline;
   if (!deadline) return () => {};
-  let timer: NodeJS.Timeout | undefined;
-  const arm = () => {
-    const left = deadline.at - Date.now();
-    if (left > 0) {
-      timer = setTimeout(arm, Math.min(left, MAX_TIMER_MS));
-      // A pending deadline does not keep the process alive: the run it bounds does.
-      timer.unref();
-      return;
-    }
-    disarm();
-    timeOut(executor, run);
-  };
+  let cancel = () => {};
   const disarm = () => {
-    clearTimeout(timer);
+    cancel();
     executor.deadlines.delete(disarm);
   };
   executor.deadlines.add(disarm);
-  arm();
+  cancel = at(deadline.at, () => {
+    disarm();
+    timeOut(executor, run);
+  });
   return disarm;
 }
 

@@ -199,7 +199,7 @@ async function start(
   args: unknown[],
   workflowID: string,
   body: () => Promise<unknown>,
-  invocation: { queue?: QueuePlacement; timeoutMS?: number } | undefined,
+  invocation: { queue?: QueuePlacement; timeoutMS?: number; adopt?: boolean } | undefined,
   inherited?: WorkflowRun["deadline"],
 ): Promise<WorkflowHandle<unknown>> {
   const local = executor.running.get(workflowID);
@@ -230,7 +230,12 @@ async function start(
   if (existing.name !== name) throw new WorkflowConflictError(workflowID, existing.name, name);
   // Ours, PENDING and not running here: an earlier process was interrupted. Go on with it
   // now (from its recorded inputs) rather than wait for the next launch's recovery.
-  if (existing.status === "PENDING" && existing.executorID === executor.executorID && !executor.running.has(workflowID)) {
+  if (
+    invocation?.adopt !== false &&
+    existing.status === "PENDING" &&
+    existing.executorID === executor.executorID &&
+    !executor.running.has(workflowID)
+  ) {
     await resumeRun(executor, existing, "recover");
   }
   return new Handle(workflowID);

@@ -1,0 +1,98 @@
+/**
+ * Scheduled workflows: `Stepwise.schedule(wf, { cron })` starts a run of `wf` at each
+ * tick of a cron expression (read by croner), passing the tick's time. Every launched
+ * process that defines the schedule fires it; the run's ID is derived from the workflow
+ * and the tick (`schedule:<name>:<ISO time>`), so however many processes fire a tick,
+ * one run is recorded and one process runs it (or its queue's dequeuer, with `queue`).
+ * Ticks while no process is up are not run afterwards.
+ */
+import { Cron } from "croner";
+import { frames } from "./context.js";
+import { ConfigError } from "./errors.js";
+import { currentExecutor, type Executor } from "./executor.js";
+import type { Queue } from "./queue.js";
+import { workflowOf, type RegisteredWorkflow } from "./registry.js";
+import { at } from "./timer.js";
+
+export interface ScheduleOptions {
+  /** A cron expression: 5 fields (minute to weekday), or 6 with seconds first. */
+  cron: string;
+  /** The IANA time zone the expression is read in (default UTC). */
+  timezone?: string;
+  /** Enqueue each tick's run on this queue (its limits apply) instead of running it in the process that records it. */
+  queue?: Queue | string;
+}
+
+interface Schedule {
+  workflow: RegisteredWorkflow;
+  cron: Cron;
+  queueName?: string;
+}
+
+const schedules = new Map<string, Schedule>();
+
+/** The ID of a tick's run: the same in every process, so a tick is recorded once. */
+export function scheduledRunID(workflowName: string, tick: Date): string {
+  return `schedule:${workflowName}:${tick.toISOString()}`;
+}
+
+/** Registers a schedule (once per workflow); a launched process starts firing it at once. */
+export function defineSchedule(wf: unknown, options: ScheduleOptions): void {
+  const workflow = workflowOf(wf);
+  if (!workflow) {
+    throw new ConfigError("schedule() needs a workflow: tag the function /** @workflow */ or wrap it with workflow(fn, { name }).");
+  }
+  if (schedules.has(workflow.name)) {
+    throw new ConfigError(`Workflow '${workflow.name}' already has a schedule; give it one schedule, or define a second workflow.`);
+  }
+  let cron: Cron;
+  try {
+    cron = new Cron(options.cron, { timezone: options.timezone ?? "UTC", paused: true });
+    cron.nextRun(); // an unknown time zone fails here, not at the first tick
+  } catch (error) {
+    throw new ConfigError(`schedule('${workflow.name}'): ${(error as Error).message}`);
+  }
+  const queueName = options.queue === undefined ? undefined : typeof options.queue === "string" ? options.queue : options.queue.name;
+  const schedule = { workflow, cron, queueName };
+  schedules.set(workflow.name, schedule);
+  const executor = currentExecutor();
+  if (executor) fire(executor, schedule);
+}
+
+/** Starts firing every defined schedule from this process (at launch); shutdown stops them. */
+export function startSchedules(executor: Executor): void {
+  for (const schedule of schedules.values()) fire(executor, schedule);
+}
+
+function fire(executor: Executor, { workflow, cron, queueName }: Schedule): void {
+  let cancel = () => {};
+  let stopped = false;
+  // Each tick is computed from the previous one, not from the clock, so none is fired twice or skipped.
+  const wait = (after: Date) => {
+    const tick = cron.nextRun(after);
+    if (!tick || stopped) return;
+    cancel = at(tick.getTime(), () => {
+      void start(tick).finally(() => wait(tick));
+    });
+  };
+  const start = async (tick: Date) => {
+    const invocation = {
+      workflowID: scheduledRunID(workflow.name, tick),
+      wantHandle: true,
+      consumed: false,
+      queue: queueName === undefined ? undefined : { queueName },
+      // Another process recorded this tick first: it runs it.
+      adopt: false,
+    };
+    try {
+      await frames.run({ invocation }, () => Promise.resolve(workflow.fn.apply(workflow.thisArg, [tick] as never[])));
+    } catch (error) {
+      executor.logger.warn(`schedule '${workflow.name}': the run for ${tick.toISOString()} was not started: ${(error as Error).message}`);
+    }
+  };
+  wait(new Date());
+  executor.stopHooks.push(() => {
+    stopped = true;
+    cancel();
+  });
+}
