@@ -210,10 +210,13 @@ export async function sleep(ms: number): Promise<void> {
   if (!run) return plainSleep(ms);
   const op = nextOperation(run, SLEEP);
   const executor = requireExecutor();
-  const wakeAt = await durableDeadline(executor, run, op, ms);
-  if (Date.now() >= wakeAt) return;
-  // The span covers the wait this process does: a run recovered mid-sleep waits (and shows) only the rest.
-  return traceOperation(run, SLEEP, op.functionID, { "stepwise.sleep_ms": ms, "stepwise.wake_at": wakeAt }, async () => {
+  // A replay past its wake-up time did not sleep now, and makes no span.
+  if (op.recorded && Date.now() >= materialize<number>(run, op.recorded)) return;
+  // The span covers what this process does: a new sleep records its wake-up time and waits
+  // (however short the wait left after that), a run recovered mid-sleep waits only the rest.
+  return traceOperation(run, SLEEP, op.functionID, { "stepwise.sleep_ms": ms }, async (span) => {
+    const wakeAt = await durableDeadline(executor, run, op, ms);
+    span?.setAttribute("stepwise.wake_at", wakeAt);
     const watch = executor.notifier.watch(channelKey(run.workflowID));
     try {
       while (Date.now() < wakeAt) {

@@ -56,7 +56,8 @@ const talker = workflow(
     const got = await Stepwise.recv<{ n: number }>("self", 5);
     const none = await Stepwise.recv("never", 0.05);
     const progress = await Stepwise.getEvent<string>(Stepwise.workflowID, "progress", 1);
-    await Stepwise.sleep(20);
+    // No wait left once the wake-up time is recorded: still a sleep executed now, so still a span.
+    await Stepwise.sleep(0);
     return { got, none, progress };
   },
   { name: "talker" },
@@ -181,7 +182,8 @@ describe("OpenTelemetry spans", () => {
     expect(delivered!.attributes["stepwise.timed_out"]).toBeUndefined();
     expect(timedOut!.attributes).toMatchObject({ "stepwise.topic": "never", "stepwise.timed_out": true });
     expect(getEventSpan!.attributes).toMatchObject({ "stepwise.target_workflow_id": "traced-4", "stepwise.event_key": "progress" });
-    expect(sleepSpan!.attributes).toMatchObject({ "stepwise.sleep_ms": 20 });
+    expect(sleepSpan!.attributes).toMatchObject({ "stepwise.sleep_ms": 0 });
+    expect(sleepSpan!.attributes["stepwise.wake_at"]).toBeTypeOf("number");
     // No message or event value is put on a span.
     expect(JSON.stringify(children.map((s) => s.attributes))).not.toContain("half");
 
