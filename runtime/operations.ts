@@ -8,13 +8,16 @@ import { NonDeterminismError, StepwiseError, WorkflowCancelledError } from "./er
 import type { Queryable } from "./sysdb/driver.js";
 import type { OperationRow, SystemDatabase } from "./sysdb/system-database.js";
 
-/** The current workflow run, after checking that a workflow-only operation may run here. */
-export function workflowOperationContext(operation: string, rule: "SW1001" | "SW1002"): WorkflowRun | undefined {
+/**
+ * The current workflow run, after checking that a workflow-only operation may run here;
+ * `rule` is the compile-time rule that reports the same misuse, when there is one.
+ */
+export function workflowOperationContext(operation: string, rule?: "SW1001" | "SW1002"): WorkflowRun | undefined {
   const frame = frames.getStore();
   if (frame?.step || frame?.transaction) {
     const inside = frame.step ? `step '${frame.step.stepID}'` : `transaction '${frame.transaction!.name}'`;
     throw new StepwiseError(
-      `${rule}: ${operation} was called inside ${inside}. It is a durable operation of the workflow, and a step ` +
+      `${rule ? `${rule}: ` : ""}${operation} was called inside ${inside}. It is a durable operation of the workflow, and a step ` +
         `may run again on retry or recovery, which would repeat it: call it from the workflow body instead.`,
     );
   }

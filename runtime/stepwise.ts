@@ -17,6 +17,7 @@ import { currentSql } from "./transaction.js";
 import { getEvent, now, randomUUID, recv, send, setEvent, sleep } from "./messaging.js";
 import { Queue, QueueDispatcher } from "./queue.js";
 import { loadTracing } from "./tracing.js";
+import { deprecatePatch, patched } from "./patching.js";
 import { defineSchedule, startSchedules, type ScheduleOptions } from "./schedule.js";
 import { checkRetentionSchedule, deleteWorkflow, garbageCollect, startRetention, type GarbageCollectOptions } from "./retention.js";
 import {
@@ -252,6 +253,10 @@ export class Stepwise {
   static sleep = sleep;
   static now = now;
   static randomUUID = randomUUID;
+  /** `if (await Stepwise.patched("id")) { new code } else { old code }`: see Patching workflow code in the README. */
+  static patched = patched;
+  /** Where `patched("id")` was, once no run from before the patch can be replayed. */
+  static deprecatePatch = deprecatePatch;
 
   /**
    * Resumes the PENDING runs of these executors (default: this one's): here when this

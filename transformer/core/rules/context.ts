@@ -71,7 +71,8 @@ function canonicalModule(spec: string): string {
   return spec;
 }
 
-const MESSAGING = new Set(["send", "recv", "setEvent", "getEvent", "sleep"]);
+// patched/deprecatePatch too: each reads or writes the run's record at its own function ID.
+const MESSAGING = new Set(["send", "recv", "setEvent", "getEvent", "sleep", "patched", "deprecatePatch"]);
 /** Stepwise members that run as steps: fine in a step (they run inline), refused in a transaction. */
 const STEP_LIKE = new Set(["now", "randomUUID", "runStep"]);
 
