@@ -33,7 +33,7 @@ const napper = workflow(
 /** A step that outlasts the deadline, then another step. */
 const longStep = workflow(
   async (key: string) => {
-    await slowNote(`${key}:slow`, 600);
+    await slowNote(`${key}:slow`, 1500);
     await note(`${key}:next`);
     return "done";
   },
@@ -59,7 +59,7 @@ describe.each(databases)("workflow timeouts on $name", (database) => {
   test("a run still waiting at its deadline is cancelled there; its result throws WorkflowTimeoutError", async () => {
     const key = id("nap");
     const started = Date.now();
-    const handle = await Stepwise.startWorkflow(napper, { workflowID: key, timeoutMS: 400 })(key, 10_000);
+    const handle = await Stepwise.startWorkflow(napper, { workflowID: key, timeoutMS: 1000 })(key, 10_000);
     const error = await handle.getResult().catch((e) => e);
     // The durable sleep woke at the deadline, not after its 10 s.
     expect(Date.now() - started).toBeLessThan(5_000);
@@ -68,8 +68,8 @@ describe.each(databases)("workflow timeouts on $name", (database) => {
     expect(error.message).toMatch(/timed out/);
     const status = (await handle.getStatus())!;
     expect(status.status).toBe("CANCELLED");
-    expect(status.timeoutMS).toBe(400);
-    expect(status.deadline!.getTime()).toBeGreaterThanOrEqual(started + 400);
+    expect(status.timeoutMS).toBe(1000);
+    expect(status.deadline!.getTime()).toBeGreaterThanOrEqual(started + 1000);
     expect(status.deadline!.getTime()).toBeLessThan(started + 5_000);
     expect(log).toContain(`${key}:before`);
     expect(log).not.toContain(`${key}:after`);
@@ -80,7 +80,7 @@ describe.each(databases)("workflow timeouts on $name", (database) => {
 
   test("a step in progress at the deadline finishes; the run stops before its next operation", async () => {
     const key = id("long");
-    const handle = await Stepwise.startWorkflow(longStep, { workflowID: key, timeoutMS: 200 })(key);
+    const handle = await Stepwise.startWorkflow(longStep, { workflowID: key, timeoutMS: 500 })(key);
     await expect(handle.getResult()).rejects.toBeInstanceOf(WorkflowTimeoutError);
     expect(log).toContain(`${key}:slow`);
     expect(log).not.toContain(`${key}:next`);
@@ -89,15 +89,17 @@ describe.each(databases)("workflow timeouts on $name", (database) => {
 
   test("a run that ends before its deadline is not touched by it", async () => {
     const key = id("fast");
-    const handle = await Stepwise.startWorkflow(napper, { workflowID: key, timeoutMS: 300 })(key, 10);
+    const handle = await Stepwise.startWorkflow(napper, { workflowID: key, timeoutMS: 1500 })(key, 10);
     expect(await handle.getResult()).toBe("woke");
-    await new Promise((r) => setTimeout(r, 450));
+    // Past its deadline now: still SUCCESS.
+    const { deadline } = (await handle.getStatus())!;
+    await new Promise((r) => setTimeout(r, Math.max(0, deadline!.getTime() - Date.now()) + 150));
     expect((await handle.getStatus())!.status).toBe("SUCCESS");
   });
 
   test("a child workflow inherits its parent's deadline, and both are cancelled at it", async () => {
     const key = id("parent");
-    const handle = await Stepwise.startWorkflow(parent, { workflowID: key, timeoutMS: 400 })(key);
+    const handle = await Stepwise.startWorkflow(parent, { workflowID: key, timeoutMS: 1000 })(key);
     await expect(handle.getResult()).rejects.toBeInstanceOf(WorkflowTimeoutError);
     // Whichever timer fires first, the parent timed out: it did not fail with its child's error.
     expect((await handle.getStatus())!.status).toBe("CANCELLED");
@@ -114,15 +116,15 @@ describe.each(databases)("workflow timeouts on $name", (database) => {
   test("a queued run's timeout starts when it is dequeued, not while it waits", async () => {
     const blocker = id("blocker");
     const waiting = id("waiting");
-    // The lane runs one at a time: the second run waits ~700 ms, longer than its 500 ms timeout.
-    const first = await Stepwise.startWorkflow(napper, { workflowID: blocker, queue: lane })(blocker, 700);
-    const second = await Stepwise.startWorkflow(napper, { workflowID: waiting, queue: lane, timeoutMS: 500 })(waiting, 10);
+    // The lane runs one at a time: the second run waits ~2.5 s, longer than its 1.5 s timeout.
+    const first = await Stepwise.startWorkflow(napper, { workflowID: blocker, queue: lane })(blocker, 2500);
+    const second = await Stepwise.startWorkflow(napper, { workflowID: waiting, queue: lane, timeoutMS: 1500 })(waiting, 10);
     expect((await second.getStatus())!.deadline).toBeNull();
     expect(await first.getResult()).toBe("woke");
     expect(await second.getResult()).toBe("woke");
     const status = (await second.getStatus())!;
     expect(status.status).toBe("SUCCESS");
-    expect(status.deadline!.getTime()).toBeGreaterThan(status.createdAt.getTime() + 500);
+    expect(status.deadline!.getTime()).toBeGreaterThan(status.createdAt.getTime() + 2500);
   });
 
   test("resuming a timed-out run removes its timeout, and it runs to the end", async () => {
