@@ -21,12 +21,15 @@ export interface ScheduleOptions {
   timezone?: string;
   /** Enqueue each tick's run on this queue (its limits apply) instead of running it in the process that records it. */
   queue?: Queue | string;
+  /** Each tick's run is cancelled if it has not ended this many ms after it starts (see startWorkflow's timeoutMS). */
+  timeoutMS?: number;
 }
 
 interface Schedule {
   workflow: RegisteredWorkflow;
   cron: Cron;
   queueName?: string;
+  timeoutMS?: number;
 }
 
 const schedules = new Map<string, Schedule>();
@@ -52,8 +55,12 @@ export function defineSchedule(wf: unknown, options: ScheduleOptions): void {
   } catch (error) {
     throw new ConfigError(`schedule('${workflow.name}'): ${(error as Error).message}`);
   }
+  const { timeoutMS } = options;
+  if (timeoutMS !== undefined && !(Number.isFinite(timeoutMS) && timeoutMS > 0)) {
+    throw new ConfigError(`schedule('${workflow.name}'): timeoutMS must be a number of milliseconds above 0, got ${timeoutMS}`);
+  }
   const queueName = options.queue === undefined ? undefined : typeof options.queue === "string" ? options.queue : options.queue.name;
-  const schedule = { workflow, cron, queueName };
+  const schedule = { workflow, cron, queueName, timeoutMS };
   schedules.set(workflow.name, schedule);
   const executor = currentExecutor();
   if (executor) fire(executor, schedule);
@@ -64,7 +71,7 @@ export function startSchedules(executor: Executor): void {
   for (const schedule of schedules.values()) fire(executor, schedule);
 }
 
-function fire(executor: Executor, { workflow, cron, queueName }: Schedule): void {
+function fire(executor: Executor, { workflow, cron, queueName, timeoutMS }: Schedule): void {
   let cancel = () => {};
   let stopped = false;
   // Each tick is computed from the previous one, not from the clock, so none is fired twice or skipped.
@@ -81,6 +88,7 @@ function fire(executor: Executor, { workflow, cron, queueName }: Schedule): void
       wantHandle: true,
       consumed: false,
       queue: queueName === undefined ? undefined : { queueName },
+      timeoutMS,
       // Another process recorded this tick first: it runs it.
       adopt: false,
     };

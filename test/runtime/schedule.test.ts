@@ -91,12 +91,30 @@ describe("defining schedules", () => {
     expect(seen.length).toBe(after);
   });
 
+  test("with timeoutMS, each tick's run is cancelled at its deadline", async () => {
+    const slow = workflow(async () => Stepwise.sleep(10_000), { name: "schedule.slow" });
+    await Stepwise.launch({ dataDir: "memory://", logLevel: "silent" });
+    try {
+      Stepwise.schedule(slow, { cron: "* * * * * *", timeoutMS: 300 });
+      let cancelled: Awaited<ReturnType<typeof Stepwise.listWorkflows>> = [];
+      for (const end = Date.now() + 10_000; cancelled.length === 0 && Date.now() < end; ) {
+        cancelled = await Stepwise.listWorkflows({ name: "schedule.slow", status: "CANCELLED" });
+        await new Promise((r) => setTimeout(r, 50));
+      }
+      expect(cancelled[0]).toMatchObject({ timeoutMS: 300 });
+      expect(cancelled[0]!.workflowID).toMatch(/^schedule:schedule\.slow:/);
+    } finally {
+      await Stepwise.shutdown();
+    }
+  });
+
   test("bad schedules are refused with what to fix", () => {
     const plain = async (_: Date) => undefined;
     const wf = workflow(async (_: Date) => undefined, { name: "schedule.refused" });
     expect(() => Stepwise.schedule(plain, { cron: "* * * * *" })).toThrow(/needs a workflow/);
     expect(() => Stepwise.schedule(wf, { cron: "every minute" })).toThrow(ConfigError);
     expect(() => Stepwise.schedule(wf, { cron: "* * * * *", timezone: "Mars/Olympus" })).toThrow(/schedule\('schedule.refused'\).*Mars\/Olympus/);
+    expect(() => Stepwise.schedule(wf, { cron: "* * * * *", timeoutMS: 0 })).toThrow(/timeoutMS must be/);
     expect(() => Stepwise.schedule(everySecond, { cron: "* * * * *" })).toThrow(/already has a schedule/);
   });
 });
