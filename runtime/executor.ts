@@ -20,8 +20,17 @@ export interface LaunchConfig {
   dataDir?: string;
   /** This process's executor ID; runs it owns are recovered at launch. Default: env STEPWISE_EXECUTOR_ID, else "local". */
   executorID?: string;
-  /** Resume this executor's PENDING runs at launch (default true). */
+  /**
+   * Resume this executor's PENDING runs at launch (default true). With it, the process
+   * also keeps a heartbeat and takes over the runs of executors whose heartbeat stopped
+   * (see executorTimeoutSeconds); false (the CLI) does neither.
+   */
   recover?: boolean;
+  /**
+   * How long an executor may go without a heartbeat before the live ones take over its
+   * PENDING runs (default 60 seconds). Heartbeats are written every sixth of it, at most every 10 s.
+   */
+  executorTimeoutSeconds?: number;
   logger?: Logger;
   /** Level of the default logger (default: env STEPWISE_LOG_LEVEL, else "info"). */
   logLevel?: LogLevel;
@@ -102,6 +111,9 @@ export class Executor {
     }
     if (config.maxOutputBytes !== undefined && !(Number.isInteger(config.maxOutputBytes) && config.maxOutputBytes > 0)) {
       throw new ConfigError(`launch option 'maxOutputBytes' must be a whole number above 0, got ${config.maxOutputBytes}`);
+    }
+    if (config.executorTimeoutSeconds !== undefined && !(Number.isFinite(config.executorTimeoutSeconds) && config.executorTimeoutSeconds > 0)) {
+      throw new ConfigError(`launch option 'executorTimeoutSeconds' must be a number above 0, got ${config.executorTimeoutSeconds}`);
     }
     if (config.reconnectSeconds !== undefined && !(typeof config.reconnectSeconds === "number" && config.reconnectSeconds >= 0)) {
       throw new ConfigError(`launch option 'reconnectSeconds' must be a number, 0 or more, got ${config.reconnectSeconds}`);

@@ -18,6 +18,7 @@ import { getEvent, now, randomUUID, recv, send, setEvent, sleep } from "./messag
 import { Queue, QueueDispatcher } from "./queue.js";
 import { loadTracing } from "./tracing.js";
 import { deprecatePatch, patched } from "./patching.js";
+import { startLiveness } from "./liveness.js";
 import { defineSchedule, startSchedules, type ScheduleOptions } from "./schedule.js";
 import { checkRetentionSchedule, deleteWorkflow, garbageCollect, startRetention, type GarbageCollectOptions } from "./retention.js";
 import {
@@ -98,7 +99,10 @@ export class Stepwise {
     setExecutor(executor);
     executor.logger.debug(`launched on the ${executor.sysdb.description} as executor '${executor.executorID}'`);
     executor.notifier.onCancel = (key) => onCancelNotification(executor, key);
-    if (config.recover !== false) await recoverPending(executor, [executor.executorID]);
+    if (config.recover !== false) {
+      await startLiveness(executor, config.executorTimeoutSeconds ?? 60);
+      await recoverPending(executor, [executor.executorID]);
+    }
     const dispatcher = new QueueDispatcher(executor, config.listenQueues);
     executor.stopHooks.push(() => dispatcher.stop());
     dispatcher.start();

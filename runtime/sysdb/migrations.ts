@@ -64,7 +64,7 @@ export const MIGRATIONS: readonly (readonly string[])[] = [
        PRIMARY KEY (workflow_id, key)
      )`,
   ],
-  // 3: workflow timeouts, and what retention needs.
+  // 3: workflow timeouts, what retention needs, executor heartbeats.
   [
     // timeout_ms is what the run was started with; deadline (epoch ms) is set when it
     // starts executing (at dequeue for a queued run) or inherited from its parent.
@@ -74,6 +74,13 @@ export const MIGRATIONS: readonly (readonly string[])[] = [
     // Finds a child's parent, so that garbage collection keeps an ended child whose parent
     // has not ended (the parent's replay reads it). Only child rows are indexed.
     `CREATE INDEX operation_outputs_child ON stepwise.operation_outputs (child_workflow_id) WHERE child_workflow_id IS NOT NULL`,
+    // One row per launched executor, its heartbeat renewed while it runs: an executor whose
+    // heartbeat stopped has its PENDING runs taken over by the live ones.
+    `CREATE TABLE stepwise.executors (
+       executor_id   text PRIMARY KEY,
+       started_at    bigint NOT NULL,
+       heartbeat_at  bigint NOT NULL
+     )`,
   ],
 ];
 

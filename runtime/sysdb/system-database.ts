@@ -599,6 +599,39 @@ export class SystemDatabase {
     return row;
   }
 
+  // ---- Executors -----------------------------------------------------------------
+
+  /** Records that this executor is alive now (the first call registers it). */
+  async heartbeat(executorID: string, startedAt: number): Promise<void> {
+    const now = Date.now();
+    await this.driver.query(
+      `INSERT INTO stepwise.executors (executor_id, started_at, heartbeat_at) VALUES ($1, $2, $3)
+       ON CONFLICT (executor_id) DO UPDATE SET heartbeat_at = EXCLUDED.heartbeat_at, started_at = EXCLUDED.started_at`,
+      [executorID, startedAt, now],
+      "stepwise_heartbeat",
+    );
+  }
+
+  /** Registered executors whose last heartbeat is older than `staleBefore` and that still own PENDING runs. */
+  async deadExecutors(staleBefore: number): Promise<{ executorID: string; heartbeatAt: number }[]> {
+    const result = await this.driver.query<{ executor_id: string; heartbeat_at: number }>(
+      `SELECT e.executor_id, e.heartbeat_at FROM stepwise.executors e
+       WHERE e.heartbeat_at < $1
+         AND EXISTS (SELECT 1 FROM stepwise.workflow_status w WHERE w.status = 'PENDING' AND w.executor_id = e.executor_id)`,
+      [staleBefore],
+    );
+    return result.rows.map((r) => ({ executorID: r.executor_id, heartbeatAt: Number(r.heartbeat_at) }));
+  }
+
+  /** Forgets executors silent since `staleBefore` that own no PENDING run (one that came back meanwhile stays). */
+  async forgetExecutors(staleBefore: number): Promise<void> {
+    await this.driver.query(
+      `DELETE FROM stepwise.executors e WHERE e.heartbeat_at < $1
+         AND NOT EXISTS (SELECT 1 FROM stepwise.workflow_status w WHERE w.status = 'PENDING' AND w.executor_id = e.executor_id)`,
+      [staleBefore],
+    );
+  }
+
   // ---- Retention -----------------------------------------------------------------
 
   /** The run and every workflow it started, transitively (by the child IDs its operations recorded). */

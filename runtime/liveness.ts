@@ -1,0 +1,62 @@
+/**
+ * Executor liveness. Every launched executor that recovers runs renews a heartbeat row;
+ * each of them also looks for executors whose heartbeat stopped more than
+ * `executorTimeoutSeconds` ago while they still own PENDING runs (a process that was
+ * killed, or scaled away, with runs in flight) and takes those runs over, as
+ * `recoverPendingWorkflows([id])` does: claimed one by one on the previous owner, so
+ * when several live executors notice at once each run goes to one of them. Only
+ * executors that registered a heartbeat are ever taken over: a process of an older
+ * Stepwise, or one launched with `recover: false`, is left alone.
+ */
+import type { Executor } from "./executor.js";
+import { recoverPending } from "./workflow.js";
+
+/** Heartbeats per timeout: a missed beat or two (a long GC pause, a slow query) is not death. */
+const BEATS_PER_TIMEOUT = 6;
+
+/** Registers this executor, then keeps its heartbeat and takes over dead executors' runs until shutdown. */
+export async function startLiveness(executor: Executor, timeoutSeconds: number): Promise<void> {
+  const startedAt = Date.now();
+  const timeoutMs = timeoutSeconds * 1000;
+  const period = Math.min(Math.max(timeoutMs / BEATS_PER_TIMEOUT, 200), 10_000);
+  await executor.sysdb.heartbeat(executor.executorID, startedAt);
+  let timer: NodeJS.Timeout | undefined;
+  let pass: Promise<void> | undefined;
+  let stopped = false;
+  const beat = async () => {
+    try {
+      await executor.sysdb.heartbeat(executor.executorID, startedAt);
+      await takeOver(executor, timeoutMs);
+    } catch (error) {
+      executor.logger.warn(`executor heartbeat failed (${(error as Error).message}); will try again`);
+    }
+  };
+  const next = () => {
+    if (stopped) return;
+    timer = setTimeout(() => {
+      pass = beat().finally(next);
+    }, period);
+    timer.unref();
+  };
+  next();
+  executor.stopHooks.push(async () => {
+    stopped = true;
+    clearTimeout(timer);
+    await pass;
+  });
+}
+
+async function takeOver(executor: Executor, timeoutMs: number): Promise<void> {
+  const staleBefore = Date.now() - timeoutMs;
+  for (const dead of await executor.sysdb.deadExecutors(staleBefore)) {
+    if (dead.executorID === executor.executorID) continue;
+    const { resumed, queued } = await recoverPending(executor, [dead.executorID]);
+    if (resumed.length + queued.length > 0) {
+      executor.logger.warn(
+        `executor '${dead.executorID}' has not been seen for ${Math.round((Date.now() - dead.heartbeatAt) / 1000)}s: ` +
+          `took over its ${resumed.length + queued.length} pending run(s) (${resumed.length} here, ${queued.length} queued)`,
+      );
+    }
+  }
+  await executor.sysdb.forgetExecutors(staleBefore);
+}
