@@ -74,12 +74,13 @@ export function startSchedules(executor: Executor): void {
 function fire(executor: Executor, { workflow, cron, queueName, timeoutMS }: Schedule): void {
   let cancel = () => {};
   let stopped = false;
+  let starting: Promise<void> | undefined;
   // Each tick is computed from the previous one, not from the clock, so none is fired twice or skipped.
   const wait = (after: Date) => {
     const tick = cron.nextRun(after);
     if (!tick || stopped) return;
     cancel = at(tick.getTime(), () => {
-      void start(tick).finally(() => wait(tick));
+      starting = start(tick).finally(() => wait(tick));
     });
   };
   const start = async (tick: Date) => {
@@ -99,8 +100,10 @@ function fire(executor: Executor, { workflow, cron, queueName, timeoutMS }: Sche
     }
   };
   wait(new Date());
-  executor.stopHooks.push(() => {
+  executor.stopHooks.push(async () => {
     stopped = true;
     cancel();
+    // A tick being recorded finishes first, so that it is not cut off by the database closing.
+    await starting;
   });
 }
