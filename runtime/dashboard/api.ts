@@ -98,12 +98,16 @@ function detail(row: WorkflowRow): RunDetail {
   };
 }
 
-export async function getRun(workflowID: string): Promise<RunResponse> {
+/**
+ * A run's page. `afterFunctionID`: only the steps after it (the page polling a live run
+ * asks for what it does not have yet, not for every step each second).
+ */
+export async function getRun(workflowID: string, afterFunctionID = -1): Promise<RunResponse> {
   const { sysdb } = requireExecutor();
   const row = await sysdb.getWorkflow(workflowID);
   if (!row) throw new ApiError(404, `no workflow has the ID '${workflowID}'`);
   const [operations, inbox, events] = await Promise.all([
-    sysdb.loadOperations(workflowID),
+    sysdb.loadOperations(workflowID, afterFunctionID),
     sysdb.listMessages(workflowID),
     sysdb.listEvents(workflowID),
   ]);

@@ -161,7 +161,7 @@ export async function startDashboard(options: DashboardOptions = {}): Promise<Da
       }
       if (req.method === "GET") {
         if (parts.length === 1 && parts[0] === "workflows") return sendJSON(res, 200, await listRuns(url.searchParams));
-        if (parts.length === 2 && parts[0] === "workflows") return sendJSON(res, 200, await getRun(parts[1]!));
+        if (parts.length === 2 && parts[0] === "workflows") return sendJSON(res, 200, await getRun(parts[1]!, afterParam(url)));
         if (parts.length === 3 && parts[0] === "workflows" && parts[2] === "inputs") return sendJSON(res, 200, await getInputs(parts[1]!));
         throw new ApiError(404, `no such endpoint: GET ${url.pathname}`);
       }
@@ -224,6 +224,15 @@ function send(res: http.ServerResponse, status: number, type: string, body: stri
   res.statusCode = status;
   res.setHeader("Content-Type", type);
   res.end(body);
+}
+
+/** `?after=<functionID>` of a run's page: a whole number, -1 or more; absent means every step. */
+function afterParam(url: URL): number {
+  const raw = url.searchParams.get("after");
+  if (raw === null) return -1;
+  const after = Number(raw);
+  if (!Number.isInteger(after) || after < -1) throw new ApiError(400, `after must be a function ID (a whole number, -1 or more), got '${raw}'`);
+  return after;
 }
 
 function sendJSON(res: http.ServerResponse, status: number, value: unknown): void {

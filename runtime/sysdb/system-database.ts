@@ -272,11 +272,11 @@ export class SystemDatabase {
     return recorded.rows[0] ? toOperation(recorded.rows[0]) : null;
   }
 
-  /** Every recorded operation of a run, in one query, for a replay. */
-  async loadOperations(workflowID: string): Promise<OperationRow[]> {
+  /** Every recorded operation of a run (or those after a function ID), in one query, for a replay. */
+  async loadOperations(workflowID: string, afterFunctionID = -1): Promise<OperationRow[]> {
     const result = await this.driver.query(
-      `SELECT ${OPERATION_COLUMNS} FROM stepwise.operation_outputs WHERE workflow_id = $1 ORDER BY function_id`,
-      [workflowID],
+      `SELECT ${OPERATION_COLUMNS} FROM stepwise.operation_outputs WHERE workflow_id = $1 AND function_id > $2 ORDER BY function_id`,
+      [workflowID, afterFunctionID],
     );
     return result.rows.map(toOperation);
   }

@@ -83,6 +83,19 @@ for (const db of databases) {
       for (const s of body.steps) expect(s.completedAt).toBeGreaterThanOrEqual(s.startedAt);
     });
 
+    test("?after=<functionID> sends only the steps after it (a live page's poll); a bad value is a 400", async () => {
+      const { body } = await get<RunResponse>("/api/workflows/p-1?after=2");
+      expect(body.steps.map((s) => s.functionID)).toEqual([3, 4]);
+      expect(body.run.workflowID).toBe("p-1");
+      expect((await get<RunResponse>("/api/workflows/p-1?after=-1")).body.steps).toHaveLength(5);
+      expect((await get<RunResponse>("/api/workflows/p-1?after=4")).body.steps).toEqual([]);
+      for (const bad of ["x", "1.5", "-2"]) {
+        const res = await get<{ error: string }>(`/api/workflows/p-1?after=${bad}`);
+        expect(res.status).toBe(400);
+        expect(res.body.error).toContain("after must be a function ID");
+      }
+    });
+
     test("inputs only at their own endpoint", async () => {
       const run = await fetch(`${base}/api/workflows/p-1`).then((r) => r.text());
       const list = await fetch(`${base}/api/workflows`).then((r) => r.text());

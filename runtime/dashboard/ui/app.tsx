@@ -495,11 +495,27 @@ function Inputs({ workflowID }: { workflowID: string }) {
   );
 }
 
+/**
+ * The last function ID up to which every step is held (-1: none). Steps of a Promise.all
+ * may be recorded out of order, so a gap is asked for again until it fills.
+ */
+function heldThrough(held: Map<number, StepView>): number {
+  let id = -1;
+  while (held.has(id + 1)) id++;
+  return id;
+}
+
 function RunPage({ workflowID }: { workflowID: string }) {
   const [pending, setPending] = useState<Pending | undefined>(undefined);
   const [notice, setNotice] = useState<{ kind: "error" | "info"; text: string } | undefined>(undefined);
+  // Recorded steps never change: each poll asks only for those after the ones held.
+  const held = useRef(new Map<number, StepView>());
   const { data, error, reload } = usePolling(
-    () => request<RunResponse>(apiRun(workflowID)),
+    async () => {
+      const page = await request<RunResponse>(`${apiRun(workflowID)}?after=${heldThrough(held.current)}`);
+      for (const s of page.steps) held.current.set(s.functionID, s);
+      return { ...page, steps: [...held.current.values()].sort((a, b) => a.functionID - b.functionID) };
+    },
     workflowID,
     (d) => (d === undefined ? 3000 : LIVE.has(d.run.status) ? 1000 : null),
   );
