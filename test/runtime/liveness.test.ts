@@ -52,7 +52,7 @@ const until = async (ok: () => Promise<boolean>, ms = 10_000) => {
 };
 
 describe.each(databases)("executor liveness on $name", (database) => {
-  const { id } = launchedOn(database, { executorTimeoutSeconds: 1 });
+  const { id } = launchedOn(database, { executorTimeoutSeconds: 2 });
 
   test("this executor registers and keeps its heartbeat", async () => {
     const me = requireExecutor().executorID;
@@ -83,7 +83,7 @@ describe.each(databases)("executor liveness on $name", (database) => {
     try {
       await pendingRunOf("alive", live);
       await pendingRunOf("old-version", unregistered);
-      // Several timeouts and takeover passes.
+      // Past the timeout, and many takeover passes.
       await new Promise((r) => setTimeout(r, 3000));
       expect(await Stepwise.getWorkflowStatus(live)).toMatchObject({ status: "PENDING", executorID: "alive" });
       expect(await Stepwise.getWorkflowStatus(unregistered)).toMatchObject({ status: "PENDING", executorID: "old-version" });
