@@ -81,6 +81,11 @@ export const MIGRATIONS: readonly (readonly string[])[] = [
        started_at    bigint NOT NULL,
        heartbeat_at  bigint NOT NULL
      )`,
+    // The latest tick fired of each schedule that catches up: where a launch resumes from.
+    `CREATE TABLE stepwise.schedules (
+       name       text PRIMARY KEY,
+       last_tick  bigint NOT NULL
+     )`,
   ],
 ];
 

@@ -632,6 +632,23 @@ export class SystemDatabase {
     );
   }
 
+  // ---- Schedules -----------------------------------------------------------------
+
+  /** The latest tick recorded for a catching-up schedule (epoch ms), or null before its first. */
+  async scheduleWatermark(name: string): Promise<number | null> {
+    const result = await this.driver.query<{ last_tick: number }>(`SELECT last_tick FROM stepwise.schedules WHERE name = $1`, [name]);
+    return result.rows[0] ? Number(result.rows[0].last_tick) : null;
+  }
+
+  /** Moves a schedule's watermark forward to `tick` (never back: processes fire the same ticks). */
+  async advanceSchedule(name: string, tick: number): Promise<void> {
+    await this.driver.query(
+      `INSERT INTO stepwise.schedules (name, last_tick) VALUES ($1, $2)
+       ON CONFLICT (name) DO UPDATE SET last_tick = GREATEST(stepwise.schedules.last_tick, EXCLUDED.last_tick)`,
+      [name, tick],
+    );
+  }
+
   // ---- Retention -----------------------------------------------------------------
 
   /** The run and every workflow it started, transitively (by the child IDs its operations recorded). */

@@ -111,6 +111,34 @@ describe("defining schedules", () => {
     }
   });
 
+  test("catchUp: the ticks missed while no process ran are run at the next launch; without it they are not", async () => {
+    const dir = tempDir("stepwise-catchup-");
+    const caught = new Set<string>();
+    const catcher = workflow(async (scheduledAt: Date) => void caught.add(scheduledAt.toISOString()), { name: "schedule.catcher" });
+    Stepwise.schedule(catcher, { cron: "* * * * * *", catchUp: true });
+    try {
+      await Stepwise.launch({ dataDir: dir, logLevel: "silent" });
+      await waitFor(() => caught.size >= 2);
+      await Stepwise.shutdown();
+      const down = Date.now();
+      await new Promise((r) => setTimeout(r, 3500)); // about three ticks with no process up
+
+      await Stepwise.launch({ dataDir: dir, logLevel: "silent" });
+      const relaunched = Date.now();
+      await waitFor(() => [...caught].some((t) => Date.parse(t) > relaunched + 1000));
+      const times = [...caught].map(Date.parse).sort((a, b) => a - b);
+      // Every second from the first run to the latest, the downtime included, each once.
+      expect(times.filter((t) => t > down && t < relaunched).length).toBeGreaterThanOrEqual(3);
+      for (let i = 1; i < times.length; i++) expect(times[i]! - times[i - 1]!).toBe(1000);
+      // The schedule without catchUp, in the same database, has the gap.
+      const plain = (await Stepwise.listWorkflows({ name: "schedule.everySecond", limit: 1000 })).map((w) => Date.parse(w.workflowID.split(":").slice(2).join(":")));
+      expect(plain.some((t) => t > down + 1000 && t < relaunched - 1000)).toBe(false);
+    } finally {
+      await Stepwise.shutdown();
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
   test("bad schedules are refused with what to fix", () => {
     const plain = async (_: Date) => undefined;
     const wf = workflow(async (_: Date) => undefined, { name: "schedule.refused" });
