@@ -9,6 +9,7 @@
  * Stepwise, or one launched with `recover: false`, is left alone.
  */
 import type { Executor } from "./executor.js";
+import { every } from "./timer.js";
 import { recoverPending } from "./workflow.js";
 
 /** Heartbeats per timeout: a missed beat or two (a long GC pause, a slow query) is not death. */
@@ -20,9 +21,6 @@ export async function startLiveness(executor: Executor, timeoutSeconds: number):
   const timeoutMs = timeoutSeconds * 1000;
   const period = Math.min(Math.max(timeoutMs / BEATS_PER_TIMEOUT, 200), 10_000);
   await executor.sysdb.heartbeat(executor.executorID, startedAt);
-  let timer: NodeJS.Timeout | undefined;
-  let pass: Promise<void> | undefined;
-  let stopped = false;
   const beat = async () => {
     try {
       await executor.sysdb.heartbeat(executor.executorID, startedAt);
@@ -31,19 +29,7 @@ export async function startLiveness(executor: Executor, timeoutSeconds: number):
       executor.logger.warn(`executor heartbeat failed (${(error as Error).message}); will try again`);
     }
   };
-  const next = () => {
-    if (stopped) return;
-    timer = setTimeout(() => {
-      pass = beat().finally(next);
-    }, period);
-    timer.unref();
-  };
-  next();
-  executor.stopHooks.push(async () => {
-    stopped = true;
-    clearTimeout(timer);
-    await pass;
-  });
+  executor.stopHooks.push(every(period, period, beat));
 }
 
 async function takeOver(executor: Executor, timeoutMs: number): Promise<void> {

@@ -7,6 +7,7 @@
  */
 import { ConfigError, StepwiseError } from "./errors.js";
 import type { Executor } from "./executor.js";
+import { every } from "./timer.js";
 
 export interface GarbageCollectOptions {
   /** Delete ended runs created before this time (a Date, or epoch ms). */
@@ -46,16 +47,6 @@ export function checkRetentionSchedule(schedule: RetentionSchedule | undefined):
 /** Starts the `retention` schedule; shutdown stops it (waiting for a pass in progress). */
 export function startRetention(executor: Executor, schedule: RetentionSchedule): void {
   const period = (schedule.everyMinutes ?? 60) * 60_000;
-  let timer: NodeJS.Timeout | undefined;
-  let pass: Promise<void> | undefined;
-  let stopped = false;
-  const next = (delay: number) => {
-    if (stopped) return;
-    timer = setTimeout(() => {
-      pass = collect().finally(() => next(period));
-    }, delay);
-    timer.unref();
-  };
   const collect = async () => {
     try {
       const olderThan = schedule.olderThanHours === undefined ? undefined : Date.now() - schedule.olderThanHours * 3_600_000;
@@ -65,12 +56,7 @@ export function startRetention(executor: Executor, schedule: RetentionSchedule):
       executor.logger.warn(`retention: garbage collection failed, will try again in ${period / 60_000} min: ${(error as Error).message}`);
     }
   };
-  next(Math.random() * period);
-  executor.stopHooks.push(async () => {
-    stopped = true;
-    clearTimeout(timer);
-    await pass;
-  });
+  executor.stopHooks.push(every(period, Math.random() * period, collect));
 }
 
 /** Runs deleted per statement: each batch is one short transaction, so a large collection never holds locks for long. */

@@ -1,7 +1,8 @@
 /**
- * A timer for an instant that may be far off (a deadline, a schedule's next tick):
+ * The runtime's background timers, all unref'd (a pending one does not keep the process
+ * alive): `at`, for an instant that may be far off (a deadline, a schedule's next tick;
  * setTimeout caps a delay at about 24.8 days, so a later instant is reached in several
- * waits. Unref'd: a pending timer does not keep the process alive.
+ * waits), and `every`, for periodic work (heartbeats, retention).
  */
 const MAX_TIMER_MS = 2 ** 31 - 1;
 
@@ -20,5 +21,31 @@ export function at(epochMs: number, fn: () => void): () => void {
   return () => {
     cancelled = true;
     clearTimeout(timer);
+  };
+}
+
+/**
+ * Runs `pass` every `periodMs`, the first time after `firstDelayMs`, one pass at a time
+ * (the next waits for the previous to end); unref'd. Returns what stops it, waiting for
+ * a pass in progress. `pass` reports its own failures.
+ */
+export function every(periodMs: number, firstDelayMs: number, pass: () => Promise<void>): () => Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  let running: Promise<void> | undefined;
+  let stopped = false;
+  const next = (delay: number) => {
+    if (stopped) return;
+    timer = setTimeout(() => {
+      running = pass()
+        .catch(() => {})
+        .finally(() => next(periodMs));
+    }, delay);
+    timer.unref();
+  };
+  next(firstDelayMs);
+  return async () => {
+    stopped = true;
+    clearTimeout(timer);
+    await running;
   };
 }
