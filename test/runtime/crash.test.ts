@@ -20,7 +20,6 @@ function startWorker(env: Record<string, string>): ChildProcess {
   });
 }
 
-
 /** Waits until the log's lines satisfy `until`, then SIGKILLs the worker; returns the log's last line at the kill. */
 async function killWhen(child: ChildProcess, file: string, until: (lines: string[]) => boolean): Promise<string> {
   const deadline = Date.now() + 60_000;
@@ -63,13 +62,14 @@ describe.each(databases)("SIGKILL mid-workflow on $name", (database) => {
         (lines) => lines.includes("done 9"),
         // During a later step, after several restarts.
         (lines) => lines.includes("begin 14"),
-        // After the last step, before the workflow's end is recorded.
+        // After the last step, before the workflow's end is recorded (the worker holds there).
         (lines) => lines.includes(`done ${STEPS - 1}`) && !lines.some((l) => l.startsWith("result")),
       ];
       const inFlight = new Set<number>();
-      for (const point of killPoints) {
+      for (const [n, point] of killPoints.entries()) {
         const before = readLog(logFile).length;
-        const last = await killWhen(startWorker(env), logFile, (lines) => lines.length > before && point(lines.slice(before)) );
+        const extra = n === killPoints.length - 1 ? { CRASH_PAUSE_AFTER_LAST_MS: "3000" } : {};
+        const last = await killWhen(startWorker({ ...env, ...extra }), logFile, (lines) => lines.length > before && point(lines.slice(before)));
         const match = /^(?:begin|done) (\d+)$/.exec(last);
         if (match) inFlight.add(Number(match[1]));
       }

@@ -92,7 +92,7 @@ describe.each(databases)("retention on $name", (database) => {
     const parent = id("parent");
     const handle = await Stepwise.startWorkflow(waitingParent, { workflowID: parent })(parent);
     const child = `${parent}-0`;
-    for (let i = 0; i < 400 && (await Stepwise.getWorkflowStatus(child))?.status !== "SUCCESS"; i++) await new Promise((r) => setTimeout(r, 5));
+    for (let i = 0; i < 2000 && (await Stepwise.getWorkflowStatus(child))?.status !== "SUCCESS"; i++) await new Promise((r) => setTimeout(r, 5));
     await new Promise((r) => setTimeout(r, 20));
     const cutoff = Date.now();
     await new Promise((r) => setTimeout(r, 20));

@@ -40,6 +40,8 @@ describe.each(databases)("scheduled workflows on $name", (database) => {
     for (const { runID, scheduledAt } of mine) {
       expect(scheduledAt).toMatch(/:\d\d\.000Z$/);
       expect(runID).toBe(`schedule:schedule.everySecond:${scheduledAt}`);
+      // The step ran; the run's end is recorded just after.
+      await Stepwise.retrieveWorkflow(runID).getResult();
       expect((await Stepwise.getWorkflowStatus(runID))!.status).toBe("SUCCESS");
     }
     // Whole seconds apart, each once (runs may finish out of order, so this window may start mid-sequence).
@@ -71,6 +73,7 @@ describe.each(databases)("scheduled workflows on $name", (database) => {
     await waitFor(() => queuedTicks.length > before);
     const tick = queuedTicks.at(-1)!;
     expect(Date.parse(tick) % 2000).toBe(0);
+    await Stepwise.retrieveWorkflow(`schedule:schedule.queued:${tick}`).getResult();
     const status = (await Stepwise.getWorkflowStatus(`schedule:schedule.queued:${tick}`))!;
     expect(status.status).toBe("SUCCESS");
     expect((await Stepwise.listWorkflows({ queueName: "schedule.lane", limit: 1 }))[0]!.workflowID).toMatch(/^schedule:schedule\.queued:/);
