@@ -4,6 +4,8 @@
  */
 import { spawn, type ChildProcess } from "node:child_process";
 import fs from "node:fs";
+import path from "node:path";
+import { tempDir, type TestDatabase } from "./databases.js";
 
 /** What starts the worker script (run with tsx) on this database, with CRASH_LOG and `env` set; stderr is shown. */
 export function workerStarter(
@@ -33,4 +35,23 @@ export async function untilLogged(file: string, child: ChildProcess, predicate: 
 export async function killWorker(child: ChildProcess): Promise<void> {
   child.kill("SIGKILL");
   if (child.exitCode === null && child.signalCode === null) await new Promise((resolve) => child.once("exit", resolve));
+}
+
+/**
+ * A fresh database of this kind and a log file for worker processes, given to `body`;
+ * both are removed after it. `start(script, env)` starts a worker on them (CRASH_LOG set).
+ */
+export async function withWorkerLog(
+  database: TestDatabase,
+  body: (it: { logFile: string; start: (script: string, env?: Record<string, string>) => ChildProcess }) => Promise<void>,
+): Promise<void> {
+  const db = await database.create();
+  const dir = tempDir("stepwise-worker-");
+  const logFile = path.join(dir, "log");
+  try {
+    await body({ logFile, start: (script, env = {}) => workerStarter(script, db, { CRASH_LOG: logFile, ...env })() });
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+    await db.cleanup();
+  }
 }

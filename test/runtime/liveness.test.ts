@@ -2,16 +2,14 @@
  * Executor liveness: a launched executor keeps a heartbeat; the PENDING runs of an
  * executor whose heartbeat stopped are taken over by a live one, and only those.
  */
-import fs from "node:fs";
-import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { describe, expect, test } from "vitest";
 import { ConfigError, Stepwise, step, workflow } from "stepwise";
 import { requireExecutor } from "../../runtime/executor.js";
 import { serialize } from "../../runtime/serialize.js";
-import { databases, tempDir } from "../helpers/databases.js";
+import { databases } from "../helpers/databases.js";
 import { launchedOn } from "../helpers/launched.js";
-import { killWorker, readLog, untilLogged, workerStarter } from "../helpers/crash-worker.js";
+import { killWorker, readLog, untilLogged, withWorkerLog } from "../helpers/crash-worker.js";
 import { sql } from "../helpers/sql.js";
 
 const ran: string[] = [];
@@ -106,17 +104,14 @@ describe("executorTimeoutSeconds", () => {
 const postgres = databases.find((d) => d.name === "postgres");
 describe.runIf(postgres)("a killed executor's run, on postgres", () => {
   test("is finished by another executor once the heartbeat stops, each step once", async () => {
-    const db = await postgres!.create();
-    const dir = tempDir("stepwise-liveness-");
-    const logFile = path.join(dir, "log");
     const worker = fileURLToPath(new URL("./fixtures/liveness-worker.ts", import.meta.url));
-    try {
-      const alpha = workerStarter(worker, db, { CRASH_LOG: logFile, STEPWISE_EXECUTOR_ID: "alpha" })();
+    await withWorkerLog(postgres!, async ({ logFile, start }) => {
+      const alpha = start(worker, { STEPWISE_EXECUTOR_ID: "alpha" });
       await untilLogged(logFile, alpha, (lines) => lines.includes("one"));
       await new Promise((r) => setTimeout(r, 200)); // past the step's checkpoint, into the sleep
       await killWorker(alpha);
       const killedAt = Date.now();
-      const beta = workerStarter(worker, db, { CRASH_LOG: logFile, STEPWISE_EXECUTOR_ID: "beta" })();
+      const beta = start(worker, { STEPWISE_EXECUTOR_ID: "beta" });
       await untilLogged(logFile, beta, (lines) => lines.some((l) => l.startsWith("finished ")));
       const lines = readLog(logFile);
       expect(lines.filter((l) => l === "one")).toHaveLength(1);
@@ -125,9 +120,6 @@ describe.runIf(postgres)("a killed executor's run, on postgres", () => {
       // Not before alpha's heartbeat was 2 s old.
       expect(Date.now() - killedAt).toBeGreaterThanOrEqual(1500);
       await new Promise((resolve) => (beta.exitCode === null ? beta.once("exit", resolve) : resolve(null)));
-    } finally {
-      await db.cleanup();
-      fs.rmSync(dir, { recursive: true, force: true });
-    }
+    });
   }, 60_000);
 });

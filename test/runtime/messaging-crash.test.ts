@@ -3,22 +3,17 @@
  * SIGKILLed while its workflows wait, restarted, and finishes with every message
  * delivered once and sleeps that do not start over.
  */
-import fs from "node:fs";
-import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { describe, expect, test } from "vitest";
-import { databases, tempDir } from "../helpers/databases.js";
-import { killWorker, readLog, untilLogged, workerStarter } from "../helpers/crash-worker.js";
+import { databases } from "../helpers/databases.js";
+import { killWorker, readLog, untilLogged, withWorkerLog } from "../helpers/crash-worker.js";
 
 const worker = fileURLToPath(new URL("./fixtures/messaging-worker.ts", import.meta.url));
 
 describe.each(databases)("SIGKILL while workflows wait, on $name", (database) => {
   test("sleep, recv and getEvent resume after a crash; nothing is delivered twice", async () => {
-    const db = await database.create();
-    const dir = tempDir("stepwise-msgcrash-");
-    const logFile = path.join(dir, "log");
-    const start = workerStarter(worker, db, { CRASH_LOG: logFile });
-    try {
+    await withWorkerLog(database, async ({ logFile, start: startScript }) => {
+      const start = () => startScript(worker);
       // 1. Killed while both workflows sleep.
       let child = start();
       await untilLogged(logFile, child, (lines) => lines.includes("A"));
@@ -66,9 +61,6 @@ describe.each(databases)("SIGKILL while workflows wait, on $name", (database) =>
         "Stepwise.getEvent",
         "mark",
       ]);
-    } finally {
-      fs.rmSync(dir, { recursive: true, force: true });
-      await db.cleanup();
-    }
+    });
   }, 120_000);
 });

@@ -3,7 +3,6 @@
  * it; through a queue when asked; one run per tick however many processes fire it.
  */
 import fs from "node:fs";
-import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { describe, expect, test } from "vitest";
 import { ConfigError, Queue, Stepwise, step, workflow } from "stepwise";
@@ -12,7 +11,7 @@ import { launchedOn } from "../helpers/launched.js";
 import { sql } from "../helpers/sql.js";
 import { requireExecutor } from "../../runtime/executor.js";
 import { serialize } from "../../runtime/serialize.js";
-import { readLog, untilLogged, workerStarter } from "../helpers/crash-worker.js";
+import { readLog, withWorkerLog } from "../helpers/crash-worker.js";
 
 const ticks: { runID: string; scheduledAt: string }[] = [];
 const record = step(async (scheduledAt: string) => void ticks.push({ runID: Stepwise.workflowID!, scheduledAt }), { name: "schedule.record" });
@@ -156,14 +155,9 @@ describe("defining schedules", () => {
 const postgres = databases.find((d) => d.name === "postgres");
 describe.runIf(postgres)("a schedule fired by several processes", () => {
   test("each tick runs once between them", async () => {
-    const db = await postgres!.create();
-    const dir = tempDir("stepwise-schedule-");
-    const logFile = path.join(dir, "log");
     const worker = fileURLToPath(new URL("./fixtures/schedule-worker.ts", import.meta.url));
-    try {
-      const children = ["worker-a", "worker-b", "worker-c"].map((id) =>
-        workerStarter(worker, db, { CRASH_LOG: logFile, RUN_MS: "4500", STEPWISE_EXECUTOR_ID: id })(),
-      );
+    await withWorkerLog(postgres!, async ({ logFile, start }) => {
+      const children = ["worker-a", "worker-b", "worker-c"].map((id) => start(worker, { RUN_MS: "4500", STEPWISE_EXECUTOR_ID: id }));
       await Promise.all(children.map((c) => new Promise((resolve) => c.once("exit", resolve))));
       for (const c of children) expect(c.exitCode).toBe(0);
       const lines = readLog(logFile);
@@ -174,9 +168,6 @@ describe.runIf(postgres)("a schedule fired by several processes", () => {
       }
       expect(byTick.size).toBeGreaterThanOrEqual(2);
       for (const [tick, executors] of byTick) expect({ tick, executors: executors.length }).toEqual({ tick, executors: 1 });
-    } finally {
-      await db.cleanup();
-      fs.rmSync(dir, { recursive: true, force: true });
-    }
+    });
   }, 60_000);
 });

@@ -3,23 +3,18 @@
  * timeout waits in its child, restarted at once, and the run (child included) is still
  * cancelled at its first deadline, not one counted again from the restart.
  */
-import fs from "node:fs";
-import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { describe, expect, test } from "vitest";
-import { databases, tempDir } from "../helpers/databases.js";
-import { killWorker, readLog, untilLogged, workerStarter } from "../helpers/crash-worker.js";
+import { databases } from "../helpers/databases.js";
+import { killWorker, readLog, untilLogged, withWorkerLog } from "../helpers/crash-worker.js";
 
 const worker = fileURLToPath(new URL("./fixtures/timeout-worker.ts", import.meta.url));
 const TIMEOUT_MS = 3000;
 
 describe.each(databases)("SIGKILL while a run with a timeout waits, on $name", (database) => {
   test("after a restart the run and its child are cancelled at the first deadline", async () => {
-    const db = await database.create();
-    const dir = tempDir("stepwise-timeoutcrash-");
-    const logFile = path.join(dir, "log");
-    const start = workerStarter(worker, db, { CRASH_LOG: logFile, TIMEOUT_MS: String(TIMEOUT_MS) });
-    try {
+    await withWorkerLog(database, async ({ logFile, start: startScript }) => {
+      const start = () => startScript(worker, { TIMEOUT_MS: String(TIMEOUT_MS) });
       let child = start();
       await untilLogged(logFile, child, (lines) => lines.includes("C1"));
       // Past C1's checkpoint: the child waits in its sleep when the kill comes.
@@ -50,9 +45,6 @@ describe.each(databases)("SIGKILL while a run with a timeout waits, on $name", (
       expect(lines.filter((l) => l === "C1")).toHaveLength(1);
       expect(lines).not.toContain("C2");
       expect(lines).not.toContain("B");
-    } finally {
-      await db.cleanup();
-      fs.rmSync(dir, { recursive: true, force: true });
-    }
+    });
   }, 60_000);
 });
