@@ -7,6 +7,7 @@ import { ConfigError } from "./errors.js";
 import type { Executor } from "./executor.js";
 import { FALLBACK_CHECK_MS } from "./notifier.js";
 import { INTERNAL_QUEUE, type QueueLimits } from "./sysdb/system-database.js";
+import { registeredWorkflowNames } from "./registry.js";
 import { resumeRun } from "./workflow.js";
 
 export interface QueueOptions extends QueueLimits {
@@ -104,7 +105,7 @@ export class QueueDispatcher {
     const options = queues.get(name)?.options ?? {};
     let localRunning = 0;
     for (const entry of executor.running.values()) if (entry.queueName === name) localRunning++;
-    const rows = await executor.sysdb.dequeue(name, executor.executorID, options, localRunning);
+    const rows = await executor.sysdb.dequeue(name, executor.executorID, options, localRunning, registeredWorkflowNames());
     for (const row of rows) {
       if (this.stopped) return;
       await resumeRun(executor, row, "dequeued");

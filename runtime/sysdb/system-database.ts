@@ -461,9 +461,17 @@ export class SystemDatabase {
    * executor, and returns those runs. Dequeuers of one queue take turns (an advisory
    * lock per queue), so the counts they read cannot go stale between count and claim:
    * the concurrency limits hold across any number of processes. Rows are picked with
-   * FOR UPDATE SKIP LOCKED.
+   * FOR UPDATE SKIP LOCKED, and only runs of `workflowNames` (what this process can run):
+   * a run of another workflow waits for a process that has it.
    */
-  async dequeue(queueName: string, executorID: string, limits: QueueLimits, localRunning: number): Promise<WorkflowRow[]> {
+  async dequeue(
+    queueName: string,
+    executorID: string,
+    limits: QueueLimits,
+    localRunning: number,
+    workflowNames: readonly string[],
+  ): Promise<WorkflowRow[]> {
+    if (workflowNames.length === 0) return [];
     return this.driver.transaction(async (tx) => {
       await tx.query(`SELECT pg_advisory_xact_lock(hashtext($1))`, [`stepwise.queue.${queueName}`]);
       const now = Date.now();
@@ -494,11 +502,11 @@ export class SystemDatabase {
            deadline = LEAST(deadline, $3 + timeout_ms)
          WHERE workflow_id IN (
            SELECT workflow_id FROM stepwise.workflow_status
-           WHERE queue_name = $1 AND status = 'ENQUEUED'
+           WHERE queue_name = $1 AND status = 'ENQUEUED' AND name = ANY($5::text[])
            ORDER BY priority, created_at, workflow_id
            LIMIT $4 FOR UPDATE SKIP LOCKED)
          RETURNING ${WORKFLOW_COLUMNS}`,
-        [queueName, executorID, now, Math.min(capacity, 1000)],
+        [queueName, executorID, now, Math.min(capacity, 1000), workflowNames],
       );
       return picked.rows.map(toWorkflow).sort((a, b) => a.priority - b.priority || a.createdAt - b.createdAt);
     });

@@ -3,6 +3,8 @@ import { Queue, QueueDeduplicatedError, SerializationError, Stepwise, StepwiseEr
 import { databases } from "../helpers/databases.js";
 import { launchedOn } from "../helpers/launched.js";
 import { sql } from "../helpers/sql.js";
+import { serialize } from "../../runtime/serialize.js";
+import { INTERNAL_QUEUE } from "../../runtime/sysdb/system-database.js";
 
 const log: string[] = [];
 const note = step(async (entry: string) => void log.push(entry), { name: "note" });
@@ -254,6 +256,23 @@ describe.each(databases)("messaging, queues and management on $name", (database)
     expect(await resumed.getResult()).toBe("finished");
     expect(log.filter((l) => l === `${key}:before`)).toHaveLength(1);
     expect(log.filter((l) => l === `${key}:after`)).toHaveLength(1);
+  });
+
+  test("a queued run of a workflow this process does not have is left for a process that has it", async () => {
+    const name = id("routing.elsewhere");
+    const key = id("routed");
+    const now = Date.now();
+    // What the CLI's resume, or a process with other workflows, leaves in the internal queue.
+    await sql(
+      `INSERT INTO stepwise.workflow_status (workflow_id, name, status, inputs, executor_id, created_at, updated_at, queue_name)
+       VALUES ($1, $2, 'ENQUEUED', $3, 'someone-else', $4, $4, $5)`,
+      [key, name, serialize([21]), now, INTERNAL_QUEUE],
+    );
+    await new Promise((r) => setTimeout(r, 2500)); // more than one poll of every queue
+    expect(await Stepwise.getWorkflowStatus(key)).toMatchObject({ status: "ENQUEUED", recoveryError: null });
+    // Once this process has the workflow, it takes the run.
+    workflow(async (n: number) => n * 2, { name });
+    expect(await Stepwise.retrieveWorkflow(key).getResult()).toBe(42);
   });
 
   test("a run cancelled inside a step starts no child workflow after it", async () => {
