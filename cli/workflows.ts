@@ -126,6 +126,28 @@ export function registerWorkflowCommands(program: Command): void {
     });
 
   workflows
+    .command("start <workflowName>")
+    .description("enqueue a run of a workflow by its name; an executor that has the workflow runs it")
+    .option("--args <json>", "the workflow's arguments, a JSON array", "[]")
+    .option("--id <workflowID>", "the run's ID (default: a random UUID); an ID that exists returns that run")
+    .option("--queue <queue>", "the queue to wait in (default: the internal queue every executor takes from)")
+    .option("--timeout-ms <ms>", "cancel the run if it has not ended this long after it starts")
+    .action(async (workflowName: string, opts, command: Command) => {
+      let args: unknown;
+      try {
+        args = JSON.parse(opts.args);
+      } catch {
+        throw new Error(`--args must be a JSON array, like '["order-1", 2]'; got '${opts.args}'`);
+      }
+      if (!Array.isArray(args)) throw new Error(`--args must be a JSON array, like '["order-1", 2]'; got '${opts.args}'`);
+      const timeoutMS = opts.timeoutMs === undefined ? undefined : Number(opts.timeoutMs);
+      const handle = await withStepwise(command, () =>
+        Stepwise.enqueue(workflowName, { workflowID: opts.id, queue: opts.queue, timeoutMS }, ...(args as unknown[])),
+      );
+      console.log(`enqueued ${workflowName} as ${handle.workflowID}`);
+    });
+
+  workflows
     .command("cancel <workflowID>")
     .description("cancel a run that has not ended; it stops at its next durable operation")
     .action(async (workflowID: string, _opts, command: Command) => {

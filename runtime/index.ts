@@ -1,5 +1,5 @@
 /** The public API of `stepwise`: the runtime, the markers and the errors. */
-export { Stepwise, type StartWorkflowOptions, type StepInfo } from "./stepwise.js";
+export { Stepwise, type StartWorkflowOptions, type EnqueueOptions, type StepInfo } from "./stepwise.js";
 export type { GarbageCollectOptions, RetentionSchedule } from "./retention.js";
 export type { ScheduleOptions } from "./schedule.js";
 export { step, workflow, transaction, __stepwise } from "./markers.js";

@@ -15,10 +15,11 @@ import type { Queryable } from "./sysdb/driver.js";
 import type { WorkflowFilter } from "./sysdb/system-database.js";
 import { currentSql } from "./transaction.js";
 import { getEvent, now, randomUUID, recv, send, setEvent, sleep } from "./messaging.js";
-import { Queue, QueueDispatcher } from "./queue.js";
+import { QueueDispatcher } from "./queue.js";
 import { loadTracing } from "./tracing.js";
 import { deprecatePatch, patched } from "./patching.js";
 import { startLiveness } from "./liveness.js";
+import { enqueueByName, placementOf, type StartWorkflowOptions } from "./enqueue.js";
 import { defineSchedule, startSchedules, type ScheduleOptions } from "./schedule.js";
 import { checkRetentionSchedule, deleteWorkflow, garbageCollect, startRetention, type GarbageCollectOptions } from "./retention.js";
 import {
@@ -34,24 +35,9 @@ import {
   type WorkflowStatus,
 } from "./workflow.js";
 
-export interface StartWorkflowOptions {
-  /** The run's ID, and its idempotency key: starting an ID that exists returns that run. */
-  workflowID?: string;
-  /** Enqueue the run on this queue instead of starting it now. */
-  queue?: Queue | string;
-  /** With `queue`: refuse (QueueDeduplicatedError) while a run with this ID waits or runs in that queue. */
-  deduplicationID?: string;
-  /** With `queue`: lower runs first (default 0). */
-  priority?: number;
-  /**
-   * Cancel the run (and its child workflows, which inherit the deadline) if it has not
-   * ended this many ms after it starts executing; for a queued run, after it is dequeued.
-   * The deadline is stored with the run and holds across restarts. It stops the run at
-   * its next durable operation (a step in progress finishes first); its result throws
-   * WorkflowTimeoutError. Default: no timeout.
-   */
-  timeoutMS?: number;
-}
+export type { StartWorkflowOptions };
+/** Stepwise.enqueue's options: startWorkflow's; the queue defaults to the internal one. */
+export type EnqueueOptions = StartWorkflowOptions;
 
 /** One recorded operation of a run, as `listWorkflowSteps` returns it. */
 export interface StepInfo {
@@ -136,23 +122,7 @@ export class Stepwise {
           `or wrap it with workflow(fn, { name }).`,
       );
     }
-    if ((options.deduplicationID !== undefined || options.priority !== undefined) && options.queue === undefined) {
-      throw new ConfigError("startWorkflow: deduplicationID and priority apply to queued runs; give a queue too.");
-    }
-    if (options.timeoutMS !== undefined && !(Number.isFinite(options.timeoutMS) && options.timeoutMS > 0)) {
-      throw new ConfigError(`startWorkflow: timeoutMS must be a number of milliseconds above 0, got ${options.timeoutMS}`);
-    }
-    if (options.priority !== undefined && !Number.isInteger(options.priority)) {
-      throw new ConfigError(`startWorkflow: priority must be a whole number, got ${options.priority}`);
-    }
-    const queue =
-      options.queue === undefined
-        ? undefined
-        : {
-            queueName: typeof options.queue === "string" ? options.queue : options.queue.name,
-            deduplicationID: options.deduplicationID,
-            priority: options.priority,
-          };
+    const queue = placementOf(options, "startWorkflow");
     return (...args) => {
       const invocation = { workflowID: options.workflowID, wantHandle: true, consumed: false, queue, timeoutMS: options.timeoutMS };
       const frame = frames.getStore();
@@ -160,6 +130,16 @@ export class Stepwise {
         Promise.resolve(registered.fn.apply(registered.thisArg, args as unknown as never[])),
       ) as Promise<WorkflowHandle<Awaited<ReturnType<F>>>>;
     };
+  }
+
+  /**
+   * Enqueues a run of the workflow registered as `workflowName`, from code that does not
+   * define it (a web service in front of its workers): recorded ENQUEUED on
+   * `options.queue` (default: the internal queue every executor listens to), it is run by
+   * a process that defines the workflow. Not for workflow code: there, call the workflow.
+   */
+  static enqueue<T = unknown>(workflowName: string, options: EnqueueOptions = {}, ...args: unknown[]): Promise<WorkflowHandle<T>> {
+    return enqueueByName<T>(requireExecutor(), workflowName, options, args);
   }
 
   /**

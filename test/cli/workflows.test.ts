@@ -112,6 +112,18 @@ describe("stepwise workflows", () => {
     expect(runs.filter((r) => r === "orphan:b")).toHaveLength(2);
   });
 
+  test("start enqueues a run by name, and an executor that has the workflow runs it", async () => {
+    await Stepwise.shutdown();
+    const started = stepwise("workflows", "start", "report", "--args", '["by-cli"]', "--id", "started-1");
+    expect(started.out).toContain("enqueued report as started-1");
+    const bad = stepwise("workflows", "start", "report", "--args", "{}");
+    expect(bad.code).toBe(1);
+    expect(bad.err).toContain("--args must be a JSON array");
+    await Stepwise.launch({ dataDir: dir, logLevel: "silent" });
+    expect(await Stepwise.retrieveWorkflow("started-1").getResult()).toBe("report by-cli");
+    await Stepwise.shutdown();
+  });
+
   test("delete and gc remove ended runs; a bad age is an error", async () => {
     await Stepwise.shutdown();
     await Stepwise.launch({ dataDir: dir, logLevel: "silent", listenQueues: [] });
