@@ -8,6 +8,7 @@
  * executors that registered a heartbeat are ever taken over: a process of an older
  * Stepwise, or one launched with `recover: false`, is left alone.
  */
+import { randomUUID } from "node:crypto";
 import type { Executor } from "./executor.js";
 import { every } from "./timer.js";
 import { recoverPending } from "./workflow.js";
@@ -18,12 +19,23 @@ const BEATS_PER_TIMEOUT = 6;
 /** Registers this executor, then keeps its heartbeat and takes over dead executors' runs until shutdown. */
 export async function startLiveness(executor: Executor, timeoutSeconds: number): Promise<void> {
   const startedAt = Date.now();
+  const instance = randomUUID();
   const timeoutMs = timeoutSeconds * 1000;
   const period = Math.min(Math.max(timeoutMs / BEATS_PER_TIMEOUT, 200), 10_000);
-  await executor.sysdb.heartbeat(executor.executorID, startedAt);
+  await executor.sysdb.heartbeat(executor.executorID, instance, startedAt);
+  let warned = false;
   const beat = async () => {
     try {
-      await executor.sysdb.heartbeat(executor.executorID, startedAt);
+      const previous = await executor.sysdb.heartbeat(executor.executorID, instance, startedAt);
+      if (previous !== null && previous !== instance && !warned) {
+        // Someone else wrote this executor's row since our last beat: a second live process with our ID.
+        warned = true;
+        executor.logger.warn(
+          `another live process uses executor ID '${executor.executorID}': each recovers the other's runs at launch, ` +
+            `which can run their steps twice. Give each process its own (STEPWISE_EXECUTOR_ID, launch option executorID), ` +
+            `such as its host or pod name.`,
+        );
+      }
       await takeOver(executor, timeoutMs);
     } catch (error) {
       executor.logger.warn(`executor heartbeat failed (${(error as Error).message}); will try again`);

@@ -76,8 +76,11 @@ export const MIGRATIONS: readonly (readonly string[])[] = [
     `CREATE INDEX operation_outputs_child ON stepwise.operation_outputs (child_workflow_id) WHERE child_workflow_id IS NOT NULL`,
     // One row per launched executor, its heartbeat renewed while it runs: an executor whose
     // heartbeat stopped has its PENDING runs taken over by the live ones.
+    // instance: a random token per process, so that two live processes sharing one
+    // executor ID see each other's writes.
     `CREATE TABLE stepwise.executors (
        executor_id   text PRIMARY KEY,
+       instance      text NOT NULL,
        started_at    bigint NOT NULL,
        heartbeat_at  bigint NOT NULL
      )`,

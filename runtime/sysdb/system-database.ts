@@ -609,15 +609,23 @@ export class SystemDatabase {
 
   // ---- Executors -----------------------------------------------------------------
 
-  /** Records that this executor is alive now (the first call registers it). */
-  async heartbeat(executorID: string, startedAt: number): Promise<void> {
-    const now = Date.now();
-    await this.driver.query(
-      `INSERT INTO stepwise.executors (executor_id, started_at, heartbeat_at) VALUES ($1, $2, $3)
-       ON CONFLICT (executor_id) DO UPDATE SET heartbeat_at = EXCLUDED.heartbeat_at, started_at = EXCLUDED.started_at`,
-      [executorID, startedAt, now],
+  /**
+   * Records that this executor (this process: `instance`) is alive now; the first call
+   * registers it. Returns the instance that wrote the row before, or null when there was
+   * no row: another instance there since this one's last beat means another live process
+   * has the same executor ID.
+   */
+  async heartbeat(executorID: string, instance: string, startedAt: number): Promise<string | null> {
+    const result = await this.driver.query<{ previous: string | null }>(
+      `WITH previous AS (SELECT instance FROM stepwise.executors WHERE executor_id = $1)
+       INSERT INTO stepwise.executors (executor_id, instance, started_at, heartbeat_at) VALUES ($1, $2, $3, $4)
+       ON CONFLICT (executor_id) DO UPDATE
+         SET instance = EXCLUDED.instance, started_at = EXCLUDED.started_at, heartbeat_at = EXCLUDED.heartbeat_at
+       RETURNING (SELECT instance FROM previous) AS previous`,
+      [executorID, instance, startedAt, Date.now()],
       "stepwise_heartbeat",
     );
+    return result.rows[0]?.previous ?? null;
   }
 
   /** Registered executors whose last heartbeat is older than `staleBefore` and that still own PENDING runs. */
