@@ -147,7 +147,8 @@ export class Stepwise {
    * `Stepwise.schedule(nightly, { cron: "0 3 * * *", timezone: "Europe/Berlin" })`.
    * Define it once per workflow, where the workflow is defined; every launched process
    * that defines it fires it, and each tick is one run (ID `schedule:<name>:<ISO time>`),
-   * whichever process records it first. Ticks while no process is up are skipped.
+   * whichever process records it first. Ticks while no process is up are skipped, unless
+   * `catchUp` (then the next launch runs up to 100 of them).
    */
   static schedule<F extends (scheduledAt: Date) => Promise<unknown>>(wf: F, options: ScheduleOptions): void {
     defineSchedule(wf, options);
