@@ -11,7 +11,7 @@
 import { randomUUID } from "node:crypto";
 import type { Executor } from "./executor.js";
 import { every } from "./timer.js";
-import { recoverPending } from "./workflow.js";
+import { recoverPending, recoverRows } from "./workflow.js";
 
 /** Heartbeats per timeout: a missed beat or two (a long GC pause, a slow query) is not death. */
 const BEATS_PER_TIMEOUT = 6;
@@ -36,12 +36,33 @@ export async function startLiveness(executor: Executor, timeoutSeconds: number):
             `such as its host or pod name.`,
         );
       }
+      await recoverLeftBehind(executor, startedAt);
       await takeOver(executor, timeoutMs);
     } catch (error) {
       executor.logger.warn(`executor heartbeat failed (${(error as Error).message}); will try again`);
     }
   };
   executor.stopHooks.push(every(period, period, beat));
+}
+
+/**
+ * Runs of this executor ID left by an earlier process of it after launch recovery read
+ * them: PENDING, not running here, last changed before this process started. That
+ * happens when the killed process's last commit (a dequeue, say) was still on its way
+ * to the server, and reached it after this process's recovery had looked.
+ */
+async function recoverLeftBehind(executor: Executor, startedAt: number): Promise<void> {
+  // A run with a recovery error is parked for a reason (launch recovery tried it): not retried here.
+  const rows = (await executor.sysdb.pendingWorkflows([executor.executorID])).filter(
+    (row) => row.updatedAt < startedAt && row.recoveryError === null && !executor.running.has(row.workflowID),
+  );
+  if (rows.length === 0) return;
+  const { resumed, queued } = await recoverRows(executor, rows);
+  if (resumed.length + queued.length === 0) return;
+  executor.logger.warn(
+    `recovered ${resumed.length + queued.length} run(s) an earlier process of executor '${executor.executorID}' left behind after launch ` +
+      `(${resumed.length} here, ${queued.length} queued)`,
+  );
 }
 
 async function takeOver(executor: Executor, timeoutMs: number): Promise<void> {

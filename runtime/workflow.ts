@@ -378,7 +378,11 @@ export async function recoverPending(
   executor: Executor,
   executorIDs: readonly string[],
 ): Promise<{ resumed: string[]; queued: string[] }> {
-  const rows = await executor.sysdb.pendingWorkflows(executorIDs);
+  return recoverRows(executor, await executor.sysdb.pendingWorkflows(executorIDs));
+}
+
+/** recoverPending for PENDING runs already read: queued ones go back to their queue, the rest resume here or go to the internal queue. */
+export async function recoverRows(executor: Executor, rows: readonly WorkflowRow[]): Promise<{ resumed: string[]; queued: string[] }> {
   const resumed: string[] = [];
   const queued: string[] = [];
   const here: WorkflowRow[] = [];

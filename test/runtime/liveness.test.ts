@@ -75,6 +75,18 @@ describe.each(databases)("executor liveness on $name", (database) => {
     expect(await sql(`SELECT 1 FROM stepwise.executors WHERE executor_id = 'ghost'`)).toEqual([]);
   });
 
+  test("a run of this executor ID that became PENDING after launch recovery looked, from before this process, is recovered", async () => {
+    // What a killed process's last dequeue leaves when its COMMIT reaches the server after
+    // the new process's launch recovery ran: PENDING, ours, last changed before our start.
+    const key = id("left-behind");
+    await pendingRunOf(requireExecutor().executorID, key);
+    await sql(`UPDATE stepwise.workflow_status SET updated_at = $2 WHERE workflow_id = $1`, [key, Date.now() - 3_600_000]);
+    await until(async () => (await Stepwise.getWorkflowStatus(key))?.status === "SUCCESS");
+    expect((await Stepwise.getWorkflowStatus(key))!.status).toBe("SUCCESS");
+    expect(ran.filter((r) => r === `${key}:1`)).toHaveLength(0);
+    expect(ran.filter((r) => r === `${key}:2`)).toHaveLength(1);
+  });
+
   test("a live executor's runs, and those of an executor that never registered, are left alone", async () => {
     const live = id("live");
     const unregistered = id("unregistered");
