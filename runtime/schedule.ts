@@ -14,7 +14,7 @@ import { ConfigError } from "./errors.js";
 import { currentExecutor, type Executor } from "./executor.js";
 import type { Queue } from "./queue.js";
 import { workflowOf, type RegisteredWorkflow } from "./registry.js";
-import { at } from "./timer.js";
+import { at, briefly } from "./timer.js";
 
 export interface ScheduleOptions {
   /** A cron expression: 5 fields (minute to weekday), or 6 with seconds first. */
@@ -141,6 +141,6 @@ function fire(executor: Executor, { workflow, cron, queueName, timeoutMS, catchU
     stopped = true;
     cancel();
     // A tick being recorded finishes first, so that it is not cut off by the database closing.
-    await Promise.all([starting, catchingUp]);
+    await briefly(Promise.all([starting, catchingUp]));
   });
 }

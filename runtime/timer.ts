@@ -26,8 +26,8 @@ export function at(epochMs: number, fn: () => void): () => void {
 
 /**
  * Runs `pass` every `periodMs`, the first time after `firstDelayMs`, one pass at a time
- * (the next waits for the previous to end); unref'd. Returns what stops it, waiting for
- * a pass in progress. `pass` reports its own failures.
+ * (the next waits for the previous to end); unref'd. Returns what stops it, waiting
+ * briefly for a pass in progress. `pass` reports its own failures.
  */
 export function every(periodMs: number, firstDelayMs: number, pass: () => Promise<void>): () => Promise<void> {
   let timer: NodeJS.Timeout | undefined;
@@ -46,6 +46,17 @@ export function every(periodMs: number, firstDelayMs: number, pass: () => Promis
   return async () => {
     stopped = true;
     clearTimeout(timer);
-    await running;
+    await briefly(running);
   };
+}
+
+/** How long a stop waits for background work in progress (a pass stuck retrying through a database outage must not hold shutdown). */
+const STOP_GRACE_MS = 2000;
+
+/** Waits for `work` to settle, at most STOP_GRACE_MS; work still going then fails when the database closes, and reports it. */
+export async function briefly(work: Promise<unknown> | undefined): Promise<void> {
+  if (!work) return;
+  let timer: NodeJS.Timeout | undefined;
+  await Promise.race([work.catch(() => {}), new Promise((r) => (timer = setTimeout(r, STOP_GRACE_MS)))]);
+  clearTimeout(timer);
 }

@@ -146,4 +146,20 @@ describe.runIf(postgres)("database outages", () => {
       await driver.close();
     }
   });
+
+  test("shutting down during an outage does not wait for the background work stuck on it", async () => {
+    const proxy = new TcpProxy("127.0.0.1", Number(new URL(db.databaseUrl!).port || 5432));
+    await proxy.up();
+    try {
+      // A heartbeat every 200 ms: one is soon retrying through the outage.
+      await Stepwise.launch({ databaseUrl: proxy.urlFor(db.databaseUrl!), logger, executorTimeoutSeconds: 1 });
+      await proxy.down();
+      await new Promise((r) => setTimeout(r, 1000));
+      const started = Date.now();
+      await Stepwise.shutdown();
+      expect(Date.now() - started).toBeLessThan(15_000);
+    } finally {
+      await proxy.down();
+    }
+  }, 60_000);
 });
