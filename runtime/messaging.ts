@@ -269,7 +269,11 @@ async function record<T>(
   return recordRow<T>(executor, run, row);
 }
 
-async function recordRow<T>(executor: Executor, run: WorkflowRun, row: ReturnType<typeof operationRow>): Promise<T> {
+/**
+ * Records an operation's row on its own (not inside a transaction) and returns its value:
+ * the one recorded first, when another executor replaying the run got there before.
+ */
+export async function recordRow<T>(executor: Executor, run: WorkflowRun, row: ReturnType<typeof operationRow>): Promise<T> {
   let existing;
   try {
     existing = await executor.sysdb.recordOperation(row);

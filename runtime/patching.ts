@@ -11,7 +11,8 @@
  */
 import { WorkflowCancelledError } from "./errors.js";
 import { requireExecutor } from "./executor.js";
-import { operationRow, parkOnFailure, workflowOperationContext } from "./operations.js";
+import { recordRow } from "./messaging.js";
+import { operationRow, workflowOperationContext } from "./operations.js";
 import { serialize } from "./serialize.js";
 
 const markerOf = (patchID: string) => `Stepwise.patch:${patchID}`;
@@ -34,13 +35,7 @@ export async function patched(patchID: string): Promise<boolean> {
   if (run.recorded && [...run.recorded.keys()].some((functionID) => functionID > here)) return false;
   const functionID = run.nextFunctionID++;
   const row = { ...operationRow(run, functionID, marker, Date.now()), output: serialize(true) };
-  try {
-    // Another executor replaying this run may have recorded it first: the same marker, so the same answer.
-    await requireExecutor().sysdb.recordOperation(row);
-  } catch (error) {
-    parkOnFailure(run, error);
-  }
-  return true;
+  return recordRow<boolean>(requireExecutor(), run, row);
 }
 
 /**
