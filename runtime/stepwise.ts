@@ -18,6 +18,7 @@ import { getEvent, now, randomUUID, recv, send, setEvent, sleep } from "./messag
 import { QueueDispatcher } from "./queue.js";
 import { loadTracing } from "./tracing.js";
 import { deprecatePatch, patched } from "./patching.js";
+import { every } from "./timer.js";
 import { startLiveness } from "./liveness.js";
 import { enqueueByName, placementOf, type StartWorkflowOptions } from "./enqueue.js";
 import { defineSchedule, startSchedules, type ScheduleOptions } from "./schedule.js";
@@ -92,11 +93,12 @@ export class Stepwise {
     const dispatcher = new QueueDispatcher(executor, config.listenQueues);
     executor.stopHooks.push(() => dispatcher.stop());
     dispatcher.start();
-    const healing = setInterval(() => {
-      if (executor.interrupted.size > 0) resumeInterrupted(executor).catch(() => {});
-    }, 5000);
-    healing.unref();
-    executor.stopHooks.push(() => clearInterval(healing));
+    // Runs a database outage stopped here resume once it answers again.
+    executor.stopHooks.push(
+      every(5000, 5000, async () => {
+        if (executor.interrupted.size > 0) await resumeInterrupted(executor);
+      }),
+    );
     if (config.retention) startRetention(executor, config.retention);
     startSchedules(executor);
     if (config.dashboard) await startDashboard(executor, config.dashboard === true ? {} : config.dashboard);
