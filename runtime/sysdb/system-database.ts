@@ -632,8 +632,7 @@ export class SystemDatabase {
   async deadExecutors(staleBefore: number): Promise<{ executorID: string; heartbeatAt: number }[]> {
     const result = await this.driver.query<{ executor_id: string; heartbeat_at: number }>(
       `SELECT e.executor_id, e.heartbeat_at FROM stepwise.executors e
-       WHERE e.heartbeat_at < $1
-         AND EXISTS (SELECT 1 FROM stepwise.workflow_status w WHERE w.status = 'PENDING' AND w.executor_id = e.executor_id)`,
+       WHERE e.heartbeat_at < $1 AND ${OWNS_PENDING_RUNS}`,
       [staleBefore],
     );
     return result.rows.map((r) => ({ executorID: r.executor_id, heartbeatAt: Number(r.heartbeat_at) }));
@@ -642,8 +641,7 @@ export class SystemDatabase {
   /** Forgets executors silent since `staleBefore` that own no PENDING run (one that came back meanwhile stays). */
   async forgetExecutors(staleBefore: number): Promise<void> {
     await this.driver.query(
-      `DELETE FROM stepwise.executors e WHERE e.heartbeat_at < $1
-         AND NOT EXISTS (SELECT 1 FROM stepwise.workflow_status w WHERE w.status = 'PENDING' AND w.executor_id = e.executor_id)`,
+      `DELETE FROM stepwise.executors e WHERE e.heartbeat_at < $1 AND NOT ${OWNS_PENDING_RUNS}`,
       [staleBefore],
     );
   }
@@ -734,6 +732,9 @@ export class SystemDatabase {
     return this.driver.close();
   }
 }
+
+/** Whether executor `e` owns a PENDING run. */
+const OWNS_PENDING_RUNS = `EXISTS (SELECT 1 FROM stepwise.workflow_status w WHERE w.status = 'PENDING' AND w.executor_id = e.executor_id)`;
 
 /** Whether run `w` is the child of a run that has not ended. */
 const UNFINISHED_PARENT = `EXISTS (
