@@ -52,9 +52,10 @@ export async function startLiveness(executor: Executor, timeoutSeconds: number):
  * to the server, and reached it after this process's recovery had looked.
  */
 async function recoverLeftBehind(executor: Executor, startedAt: number): Promise<void> {
+  // Read in SQL, not filtered here: a busy executor's own PENDING runs are many, these few.
   // A run with a recovery error is parked for a reason (launch recovery tried it): not retried here.
-  const rows = (await executor.sysdb.pendingWorkflows([executor.executorID])).filter(
-    (row) => row.updatedAt < startedAt && row.recoveryError === null && !executor.running.has(row.workflowID),
+  const rows = (await executor.sysdb.pendingWorkflows([executor.executorID], startedAt)).filter(
+    (row) => row.recoveryError === null && !executor.running.has(row.workflowID),
   );
   if (rows.length === 0) return;
   const { resumed, queued } = await recoverRows(executor, rows);

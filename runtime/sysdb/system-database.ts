@@ -290,11 +290,12 @@ export class SystemDatabase {
     return result.rows[0] ? toWorkflow(result.rows[0]) : null;
   }
 
-  async pendingWorkflows(executorIDs: readonly string[]): Promise<WorkflowRow[]> {
+  /** The PENDING runs of these executors; with `changedBefore` (epoch ms), only those last changed before it. */
+  async pendingWorkflows(executorIDs: readonly string[], changedBefore = Number.MAX_SAFE_INTEGER): Promise<WorkflowRow[]> {
     const result = await this.driver.query(
       `SELECT ${WORKFLOW_COLUMNS} FROM stepwise.workflow_status
-       WHERE status = 'PENDING' AND executor_id = ANY($1::text[]) ORDER BY created_at`,
-      [executorIDs],
+       WHERE status = 'PENDING' AND executor_id = ANY($1::text[]) AND updated_at < $2 ORDER BY created_at`,
+      [executorIDs, changedBefore],
     );
     return result.rows.map(toWorkflow);
   }
