@@ -52,6 +52,8 @@ export function registerWorkflowCommands(program: Command): void {
     .option("--limit <n>", "at most this many", "20")
     .option("--json", "print JSON")
     .action(async (opts, command: Command) => {
+      // Statuses are upper case in the database; accept `--status success` too.
+      if (opts.status) opts.status = opts.status.toUpperCase();
       if (opts.status && !STATES.includes(opts.status)) throw new Error(`unknown status '${opts.status}'; one of ${STATES.join(", ")}`);
       const limit = Number(opts.limit);
       if (!Number.isInteger(limit) || limit < 1) throw new Error(`--limit must be a whole number above 0, got '${opts.limit}'`);

@@ -56,6 +56,18 @@ describe("stepwise workflows", () => {
     expect(parsed.map((w: { workflowID: string }) => w.workflowID)).toEqual(["report-1"]);
   });
 
+  test("--status is case-insensitive", () => {
+    const parsed = JSON.parse(stepwise("workflows", "list", "--status", "success", "--json").out);
+    expect(parsed.map((w: { workflowID: string }) => w.workflowID)).toEqual(["report-1"]);
+  });
+
+  test("--version prints the package's version", () => {
+    const { version } = JSON.parse(fs.readFileSync(new URL("../../package.json", import.meta.url), "utf8"));
+    const result = stepwise("--version");
+    expect(result.code).toBe(0);
+    expect(result.out.trim()).toBe(version);
+  });
+
   test("show and steps print what a run recorded", () => {
     expect(stepwise("workflows", "show", "report-1").out).toMatch(/result\s+"report one"/);
     const steps = stepwise("workflows", "steps", "report-1");
