@@ -9,7 +9,7 @@ import { afterAll, describe, expect, it } from "vitest";
 import { existsSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { stepwise } from "../../transformer/esbuild.js";
-import { GLOBALS_DTS, STEPWISE_DTS } from "../transformer/harness.js";
+import { GLOBALS_DTS, readOptions, STEPWISE_DTS } from "../transformer/harness.js";
 import { build, REPO, tempDir, tscStyle, writeFiles } from "./harness.js";
 
 const FIXTURES = join(REPO, "test/transformer/fixtures");
@@ -40,8 +40,15 @@ describe("diagnostics", () => {
   const all = readdirSync(FIXTURES).filter((n) => /^sw1\d{3}-/.test(n)).sort();
   // Rules the core reports from the file alone (the analysis itself).
   const fileRules = all.filter((n) => /^sw100[3567]-/.test(n));
-  // The misuse rules, which follow calls (and SW1004 types) through the checker.
-  const callRules = all.filter((n) => !fileRules.includes(n));
+  // The misuse rules, which follow calls (and SW1004 types) through the checker, and their
+  // look-alikes (negatives-*), which no mode may report.
+  const callRules = [...all.filter((n) => !fileRules.includes(n)), ...readdirSync(FIXTURES).filter((n) => /^negatives-/.test(n)).sort()];
+  // What the default mode must report of a fixture, when the fixture says exactly (see FixtureOptions.syntactic).
+  const syntacticOf = (name: string): string[] | undefined => {
+    if (readOptions(join(FIXTURES, name)).syntactic === "same") return expectedOf(name);
+    const p = join(FIXTURES, name, "diagnostics.syntactic.txt");
+    return existsSync(p) ? readFileSync(p, "utf8").split("\n").filter(Boolean).sort() : undefined;
+  };
 
   // The transformer's own fixtures, built by esbuild instead of tspc: the same messages at
   // the same places (tsc columns are 1-based, esbuild's 0-based).
@@ -85,10 +92,12 @@ describe("diagnostics", () => {
     const r = await build(dir, { entryPoints: Object.keys(files), bundle: false, format: "esm" });
     const got = reported(r);
     const expected = expectedOf(name);
+    const exact = syntacticOf(name);
+    if (exact) expect(got).toEqual(exact);
     for (const d of got) expect(expected).toContain(d);
     // SW1004 needs types; every other rule has direct cases in its fixture.
-    if (name.startsWith("sw1004")) expect(got).toEqual([]);
-    else expect(got.length).toBeGreaterThan(0);
+    if (name.startsWith("sw1004") || name.startsWith("negatives-")) expect(got).toEqual([]);
+    else if (!exact) expect(got.length).toBeGreaterThan(0);
     checkLines(r, files);
   });
 

@@ -38,6 +38,7 @@ export declare class Stepwise {
   static randomUUID(): Promise<string>;
   static startWorkflow<F extends (...a: any[]) => Promise<any>>(wf: F, options?: { workflowID?: string; queue?: Queue | string }): (...args: any[]) => Promise<{ workflowID: string }>;
   static runStep<T>(fn: () => Promise<T>, config: Config & { name: string }): Promise<T>;
+  static enqueue(workflowName: string, options?: { workflowID?: string; queue?: Queue | string }, ...args: unknown[]): Promise<{ workflowID: string }>;
   static registerClass(cls: new (...args: never[]) => unknown, name?: string): void;
 }
 export declare class Queue { constructor(name: string); readonly name: string }
@@ -57,6 +58,12 @@ export interface FixtureOptions {
   transpileOnly?: boolean;
   /** Compile against the standard library (ES2022, plus the web globals below), for rules that look at types and globals. */
   lib?: boolean;
+  /**
+   * What esbuild's default mode (no type checker) must report: "same" as tspc, exactly.
+   * Otherwise diagnostics.syntactic.txt, when present, holds its exact diagnostics, and
+   * without either it must report a part of tspc's (test/esbuild/plugin.test.ts).
+   */
+  syntactic?: "same";
 }
 
 const LIB_DIR = dirname(ts.getDefaultLibFilePath({}));

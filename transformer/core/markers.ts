@@ -12,6 +12,7 @@ import type { OperationKind } from "../../runtime/config.js";
 import { checkObjectLiteral, parseTagConfig, type ConfigEntry, type Literal, type ParsedConfig } from "./config.js";
 import { diag, type SwDiagnostic } from "./diagnostics.js";
 import { nameText, qualifiedName, type IdEntry } from "./ids.js";
+import { lookupName } from "./analysis/scope.js";
 
 export const PACKAGE = "stepwise";
 const KINDS: readonly OperationKind[] = ["step", "workflow", "transaction"];
@@ -305,6 +306,8 @@ class Analyzer {
     if (byName && byName.names.size === 0 && byName.namespaces.size === 0) return;
     // A marker reaches a file only through an import, so only callees named like a marker or
     // like an imported binding are worth asking the checker about.
+    // A const that aliases one (`const durable = step`) is worth asking about too; it is
+    // declared before its calls, so the walk meets it first.
     const imported = checker ? importedNames(tsi, this.sf) : undefined;
     const worthResolving = (callee: ts.Expression) =>
       tsi.isIdentifier(callee)
@@ -314,8 +317,11 @@ class Analyzer {
       if (tsi.isCallExpression(node)) {
         const kind = checker
           ? worthResolving(node.expression) ? markerKindBySymbol(tsi, checker, node.expression) : undefined
-          : markerKindByImport(tsi, byName!, node.expression);
+          : markerKindByScope(tsi, byName!, node.expression);
         if (kind) this.classifyMarker(kind, node);
+      } else if (imported && tsi.isVariableDeclaration(node) && tsi.isIdentifier(node.name) && node.initializer) {
+        const init = skipInner(tsi, node.initializer);
+        if (tsi.isIdentifier(init) ? imported.has(init.text) : worthResolving(init)) imported.add(node.name.text);
       }
       tsi.forEachChild(node, visit);
     };
@@ -460,13 +466,34 @@ function importedMarkers(tsi: TS, sf: ts.SourceFile): ImportedMarkers {
   return { names, namespaces };
 }
 
-function markerKindByImport(tsi: TS, m: ImportedMarkers, callee: ts.Expression): OperationKind | undefined {
-  if (tsi.isIdentifier(callee)) return m.names.get(callee.text);
-  if (tsi.isPropertyAccessExpression(callee) && tsi.isIdentifier(callee.expression) && m.namespaces.has(callee.expression.text)) {
-    const name = callee.name.text as OperationKind;
-    return KINDS.includes(name) ? name : undefined;
-  }
-  return undefined;
+/**
+ * Without a checker: the callee's name is looked up in the file's scopes, so a local
+ * `const step = ...` shadowing the import is not a marker, and a const alias of one
+ * (`const durable = step`) is. Should the file not bind, imports are matched by name.
+ */
+function markerKindByScope(tsi: TS, m: ImportedMarkers, callee: ts.Expression, depth = 0): OperationKind | undefined {
+  callee = skipInner(tsi, callee);
+  if (depth > 8) return undefined;
+  const ns = tsi.isPropertyAccessExpression(callee) && tsi.isIdentifier(callee.expression) ? callee.expression : undefined;
+  const id = tsi.isIdentifier(callee) ? callee : ns;
+  if (!id) return undefined;
+  const member = ns ? ((callee as ts.PropertyAccessExpression).name.text as OperationKind) : undefined;
+  if (member !== undefined && !KINDS.includes(member)) return undefined;
+  const found = lookupName(tsi, id);
+  if (found.unknown) return member !== undefined ? (m.namespaces.has(id.text) ? member : undefined) : m.names.get(id.text);
+  const decl = found.symbol?.declarations?.[0];
+  if (!decl) return undefined;
+  if (member !== undefined) return tsi.isNamespaceImport(decl) && fromPackage(tsi, decl) ? member : undefined;
+  if (tsi.isImportSpecifier(decl)) return fromPackage(tsi, decl) ? m.names.get(id.text) : undefined;
+  const alias = constAlias(tsi, decl);
+  return alias ? markerKindByScope(tsi, m, alias, depth + 1) : undefined;
+}
+
+/** `durable` in `const durable = step` (or `= sw.step`): what it aliases. A `let` may be reassigned, so it does not count. */
+function constAlias(tsi: TS, decl: ts.Node): ts.Expression | undefined {
+  if (!tsi.isVariableDeclaration(decl) || !decl.initializer || !(tsi.getCombinedNodeFlags(decl) & tsi.NodeFlags.Const)) return undefined;
+  const init = skipInner(tsi, decl.initializer);
+  return tsi.isIdentifier(init) || tsi.isPropertyAccessExpression(init) ? init : undefined;
 }
 
 /**
@@ -474,7 +501,7 @@ function markerKindByImport(tsi: TS, m: ImportedMarkers, callee: ts.Expression):
  * through the user's own module) to an import or export of a marker from "stepwise".
  * A local function that happens to be called `step` is not an alias, so it never matches.
  */
-function markerKindBySymbol(tsi: TS, checker: ts.TypeChecker, callee: ts.Expression): OperationKind | undefined {
+function markerKindBySymbol(tsi: TS, checker: ts.TypeChecker, callee: ts.Expression, depth = 0): OperationKind | undefined {
   if (tsi.isPropertyAccessExpression(callee)) {
     const name = callee.name.text as OperationKind;
     if (!KINDS.includes(name) || !tsi.isIdentifier(callee.expression)) return undefined;
@@ -484,6 +511,11 @@ function markerKindBySymbol(tsi: TS, checker: ts.TypeChecker, callee: ts.Express
   if (!tsi.isIdentifier(callee)) return undefined;
   const sym = checker.getSymbolAtLocation(callee);
   if (!sym) return undefined;
+  if (!(sym.flags & tsi.SymbolFlags.Alias)) {
+    // `const durable = step`: a const alias of a marker.
+    const alias = sym.valueDeclaration && constAlias(tsi, sym.valueDeclaration);
+    return alias && depth < 8 ? markerKindBySymbol(tsi, checker, alias, depth + 1) : undefined;
+  }
   for (const d of aliasChain(tsi, checker, sym)) {
     if ((tsi.isImportSpecifier(d) || tsi.isExportSpecifier(d)) && fromPackage(tsi, d)) {
       const exported = (d.propertyName ?? d.name).text as OperationKind;

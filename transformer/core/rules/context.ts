@@ -4,15 +4,18 @@
  * `Stepwise.send` or `Math.random`), and what each helper reaches through its own calls.
  *
  * With a type checker, calls are resolved through symbols: aliased imports, re-exports,
- * `const x = y` aliases, methods (static, instance, `this.m()`) and other files all count.
- * Without one (transpile-only hosts), only imports and the file's own top-level
- * declarations are followed.
+ * `const x = y` aliases, methods (static, instance, `this.m()`), overloads (to the
+ * implementation), default exports and other files all count. Without one (esbuild's
+ * default mode, transpile-only), names are resolved through the file's own scopes
+ * (analysis/scope.ts): imports from packages, and declarations of the same file, are
+ * followed; imports of the user's other modules are not.
  */
 import type * as ts from "typescript";
 import type { TS } from "../ts.js";
 import type { OperationKind } from "../../../runtime/config.js";
 import { analyzeFile, PACKAGE, type FileAnalysis } from "../markers.js";
 import { nameText, qualifiedName } from "../ids.js";
+import { lookupName, runnableDeclaration } from "../analysis/scope.js";
 import type { SwCode } from "../diagnostics.js";
 
 export type FunctionNode = ts.FunctionDeclaration | ts.MethodDeclaration | ts.ArrowFunction | ts.FunctionExpression;
@@ -63,11 +66,15 @@ export interface Root {
 const FS_MODULES = new Set(["fs", "node:fs", "fs/promises", "node:fs/promises"]);
 const CRYPTO_MODULES = new Set(["crypto", "node:crypto"]);
 const PERF_MODULES = new Set(["perf_hooks", "node:perf_hooks"]);
+const TIMERS_MODULES = new Set(["timers", "node:timers"]);
+const TIMER_PROMISES_MODULES = new Set(["timers/promises", "node:timers/promises"]);
 
 function canonicalModule(spec: string): string {
   if (FS_MODULES.has(spec)) return "fs";
   if (CRYPTO_MODULES.has(spec)) return "crypto";
   if (PERF_MODULES.has(spec)) return "perf_hooks";
+  if (TIMERS_MODULES.has(spec)) return "timers";
+  if (TIMER_PROMISES_MODULES.has(spec)) return "timers/promises";
   return spec;
 }
 
@@ -98,6 +105,16 @@ const NONDETERMINISTIC: Record<string, string> = {
   "global:setTimeout": "timer",
   "global:setInterval": "timer",
   "global:setImmediate": "timer",
+  "timers:setTimeout": "timer",
+  "timers:setInterval": "timer",
+  "timers:setImmediate": "timer",
+  "timers:promises.setTimeout": "timer",
+  "timers:promises.setInterval": "timer",
+  "timers:promises.setImmediate": "timer",
+  "timers/promises:setTimeout": "timer",
+  "timers/promises:setInterval": "timer",
+  "timers/promises:setImmediate": "timer",
+  "timers/promises:scheduler.wait": "timer",
 };
 
 export function externalKey(c: { module: string; path: string[] }): string {
@@ -129,7 +146,6 @@ export class RuleContext {
   private readonly summaries = new Map<FunctionNode, Effect[]>();
   private readonly inProgress = new Set<FunctionNode>();
   private registered: Set<ts.Symbol> | undefined;
-  private imports = new Map<ts.SourceFile, Map<string, { module: string; name: string | undefined }>>();
 
   constructor(
     readonly tsi: TS,
@@ -188,32 +204,58 @@ export class RuleContext {
       // step(chargeImpl, { ... }): the function it wraps, declared elsewhere, is what runs as the step.
       if (fn && tsi.isIdentifier(fn)) fn = this.functionOf(fn);
       if (!fn || !isFunctionNode(tsi, fn) || !fn.body) continue;
-      out.push({ kind: op.kind, name: this.kindOf.get(fn)?.name ?? op.id ?? "(anonymous)", fn, sf, at: op.at });
+      const own = this.kindOf.get(fn) ?? (op.target.form === "marker" ? this.kindOf.get(op.target.call) : undefined);
+      out.push({ kind: op.kind, name: own?.name ?? op.id ?? "(anonymous)", fn, sf, at: op.at });
     }
-    // Stepwise.runStep(async () => ..., { name }) runs its callback as a step.
+    out.push(...this.runStepCallbacks(sf));
+    return out;
+  }
+
+  private readonly runSteps = new Map<ts.SourceFile, Root[]>();
+  /**
+   * Stepwise.runStep(fn, { name }) runs fn as a step, inline or passed by reference
+   * (`const stamp = async () => ...; runStep(stamp, ...)`). Found once per file, before
+   * any of its functions is walked, so a walk skips those bodies wherever they are declared.
+   */
+  private runStepCallbacks(sf: ts.SourceFile): Root[] {
+    let found = this.runSteps.get(sf);
+    if (found) return found;
+    found = [];
+    this.runSteps.set(sf, found);
+    if (!sf.text.includes("runStep")) return found;
+    const tsi = this.tsi;
     const visit = (node: ts.Node): void => {
-      if (tsi.isCallExpression(node) && node.arguments.length > 0) {
+      if (tsi.isCallExpression(node) && node.arguments.length > 0 && isRunStepCallee(tsi, node.expression)) {
         const c = this.resolveCallee(node.expression);
-        const fn = skipInner(tsi, node.arguments[0]!);
-        if (c?.type === "external" && externalKey(c) === `${PACKAGE}:Stepwise.runStep` && (tsi.isArrowFunction(fn) || tsi.isFunctionExpression(fn))) {
+        let fn: ts.Node | undefined = skipInner(tsi, node.arguments[0]!);
+        if (tsi.isIdentifier(fn)) fn = this.functionOf(fn);
+        if (c?.type === "external" && externalKey(c) === `${PACKAGE}:Stepwise.runStep` && fn && isFunctionNode(tsi, fn) && fn.body && !this.kindOf.has(fn)) {
           const name = runStepName(tsi, node) ?? "Stepwise.runStep";
           this.kindOf.set(fn, { kind: "step", name });
-          out.push({ kind: "step", name, fn, sf, at: { start: node.expression.getStart(sf), length: node.expression.getWidth(sf) } });
+          found.push({ kind: "step", name, fn, sf: fn.getSourceFile(), at: { start: node.expression.getStart(sf), length: node.expression.getWidth(sf) } });
         }
       }
       tsi.forEachChild(node, visit);
     };
-    if (sf.text.includes("runStep")) visit(sf);
-    return out;
+    visit(sf);
+    return found;
   }
 
-  /** The function with a body an identifier names (through aliases and consts), if the checker can tell. */
+  /** The symbol a name refers to: the checker's, or without one the file's own scopes'. */
+  symbolAt(id: ts.Identifier): ts.Symbol | undefined {
+    return this.checker ? this.checker.getSymbolAtLocation(id) : lookupName(this.tsi, id).symbol;
+  }
+
+  /** The function with a body an identifier names (through aliases and consts), if it can be told. */
   private functionOf(id: ts.Identifier): FunctionNode | undefined {
     const tsi = this.tsi;
-    let sym = this.checker?.getSymbolAtLocation(id);
+    let sym = this.symbolAt(id);
     if (!sym) return undefined;
-    if (sym.flags & tsi.SymbolFlags.Alias) sym = this.checker!.getAliasedSymbol(sym);
-    let decl: ts.Node | undefined = sym.valueDeclaration;
+    if (sym.flags & tsi.SymbolFlags.Alias) {
+      if (!this.checker) return undefined;
+      sym = this.checker.getAliasedSymbol(sym);
+    }
+    let decl: ts.Node | undefined = runnableDeclaration(tsi, sym);
     if (decl && tsi.isVariableDeclaration(decl) && decl.initializer) decl = skipInner(tsi, decl.initializer);
     return decl && isFunctionNode(tsi, decl) && decl.body && !decl.getSourceFile().isDeclarationFile ? decl : undefined;
   }
@@ -236,20 +278,23 @@ export class RuleContext {
       const base = tsi.isIdentifier(expr.expression) || tsi.isPropertyAccessExpression(expr.expression) || tsi.isParenthesizedExpression(expr.expression)
         ? this.resolveCallee(expr.expression, depth + 1)
         : undefined;
-      if (base?.type === "external") return { type: "external", module: base.module, path: [...base.path, member] };
+      if (base?.type === "external") {
+        // globalThis.Math.random is Math.random.
+        const path = base.module === "global" && base.path.length === 1 && base.path[0] === "globalThis" ? [] : base.path;
+        return { type: "external", module: base.module, path: [...path, member] };
+      }
       if (this.checker) {
         const sym = this.checker.getSymbolAtLocation(tsi.isPropertyAccessExpression(expr) ? expr.name : expr.argumentExpression);
         return sym ? this.resolveSymbol(sym, depth) : undefined;
       }
-      // Without a checker: `Orders.charge` for a class or object declared in this file.
-      if (tsi.isIdentifier(expr.expression)) return this.localMember(expr.getSourceFile(), expr.expression.text, member);
-      return undefined;
+      // Without a checker: a member of a class or object declared in this file, `this.m()` in its own methods.
+      const owner = this.ownerDeclaration(expr.expression);
+      return owner ? this.localMember(owner, member, depth) : undefined;
     }
     return undefined;
   }
 
   private resolveIdentifier(id: ts.Identifier, depth: number): Callee | undefined {
-    const sf = id.getSourceFile();
     if (this.checker) {
       const sym = this.checker.getSymbolAtLocation(id);
       if (!sym) {
@@ -258,16 +303,14 @@ export class RuleContext {
       }
       return this.resolveSymbol(sym, depth);
     }
-    const imp = this.importsOf(sf).get(id.text);
-    if (imp) return imp.module.startsWith(".") ? undefined : { type: "external", module: canonicalModule(imp.module), path: imp.name === undefined ? [] : [imp.name] };
-    const local = this.localDeclaration(sf, id.text);
-    if (local) return this.classifyDeclaration(local, depth);
-    return isDeclaredLocally(this.tsi, id) ? undefined : { type: "external", module: "global", path: [id.text] };
+    const found = lookupName(this.tsi, id);
+    if (found.unknown) return undefined;
+    return found.symbol ? this.resolveSymbol(found.symbol, depth) : { type: "external", module: "global", path: [id.text] };
   }
 
   private resolveSymbol(sym: ts.Symbol, depth: number): Callee | undefined {
     const tsi = this.tsi;
-    const checker = this.checker!;
+    const checker = this.checker;
     let s = sym;
     if (s.flags & tsi.SymbolFlags.Alias) {
       // The first import or re-export from a package names the API: `stepwise`, `node:fs`.
@@ -276,12 +319,15 @@ export class RuleContext {
           const ext = externalOfImport(tsi, d);
           if (ext) return ext;
         }
-        cur = checker.getImmediateAliasedSymbol(cur);
+        // Without a checker, another module of the user's is not followed.
+        cur = checker?.getImmediateAliasedSymbol(cur);
       }
+      if (!checker) return undefined;
       s = checker.getAliasedSymbol(s);
     }
-    const decl = s.valueDeclaration ?? s.declarations?.[0];
-    if (!decl) return undefined;
+    // An overloaded function or method: the implementation, whose body runs.
+    const decl = runnableDeclaration(tsi, s);
+    if (!decl) return s.name === "globalThis" ? { type: "external", module: "global", path: ["globalThis"] } : undefined;
     const sf = decl.getSourceFile();
     if (sf.isDeclarationFile) {
       // A global from a lib or @types file (`Math`, `fetch`, `setTimeout`); a property of one
@@ -299,8 +345,12 @@ export class RuleContext {
       if (op) return { type: "operation", ...op };
       return decl.body ? { type: "helper", fn: decl, name: functionName(tsi, decl) } : undefined;
     }
-    if ((tsi.isVariableDeclaration(decl) || tsi.isPropertyAssignment(decl) || tsi.isPropertyDeclaration(decl)) && decl.initializer) {
-      const init = skipInner(tsi, decl.initializer);
+    // `export default async () => {}`, `export default helper`: what the module's default export holds.
+    const value = tsi.isExportAssignment(decl)
+      ? decl.expression
+      : (tsi.isVariableDeclaration(decl) || tsi.isPropertyAssignment(decl) || tsi.isPropertyDeclaration(decl)) ? decl.initializer : undefined;
+    if (value) {
+      const init = skipInner(tsi, value);
       const op = this.operationOf(init);
       if (op) return { type: "operation", ...op };
       if (isFunctionNode(tsi, init)) return this.classifyDeclaration(init, depth);
@@ -321,46 +371,41 @@ export class RuleContext {
     return undefined;
   }
 
-  private importsOf(sf: ts.SourceFile): Map<string, { module: string; name: string | undefined }> {
-    let m = this.imports.get(sf);
-    if (m) return m;
-    m = new Map();
+  /**
+   * Without a checker: the class or object literal declared in this file that `owner` is
+   * (`Orders` in `Orders.charge`), or that `this` is in one of its own methods.
+   */
+  private ownerDeclaration(owner: ts.Expression): ts.ClassLikeDeclaration | ts.ObjectLiteralExpression | undefined {
     const tsi = this.tsi;
-    for (const st of sf.statements) {
-      if (!tsi.isImportDeclaration(st) || !tsi.isStringLiteral(st.moduleSpecifier) || !st.importClause) continue;
-      const module = st.moduleSpecifier.text;
-      const { name, namedBindings } = st.importClause;
-      if (name) m.set(name.text, { module, name: "default" });
-      if (namedBindings && tsi.isNamespaceImport(namedBindings)) m.set(namedBindings.name.text, { module, name: undefined });
-      else if (namedBindings) for (const el of namedBindings.elements) m.set(el.name.text, { module, name: (el.propertyName ?? el.name).text });
+    owner = skipInner(tsi, owner);
+    if (owner.kind === tsi.SyntaxKind.ThisKeyword) {
+      for (let cur: ts.Node | undefined = owner.parent; cur; cur = cur.parent) {
+        // An arrow keeps the `this` around it; any other function has its own.
+        if (tsi.isArrowFunction(cur)) continue;
+        if (tsi.isMethodDeclaration(cur) || tsi.isPropertyDeclaration(cur) || tsi.isConstructorDeclaration(cur) || tsi.isGetAccessor(cur) || tsi.isSetAccessor(cur))
+          return tsi.isClassLike(cur.parent) || tsi.isObjectLiteralExpression(cur.parent) ? cur.parent : undefined;
+        if (tsi.isFunctionLike(cur) || tsi.isClassStaticBlockDeclaration(cur) || tsi.isSourceFile(cur)) return undefined;
+      }
+      return undefined;
     }
-    this.imports.set(sf, m);
-    return m;
-  }
-
-  private localDeclaration(sf: ts.SourceFile, name: string): ts.Node | undefined {
-    const tsi = this.tsi;
-    for (const st of sf.statements) {
-      if ((tsi.isFunctionDeclaration(st) || tsi.isClassDeclaration(st)) && st.name?.text === name) return st;
-      if (tsi.isVariableStatement(st)) for (const d of st.declarationList.declarations) if (tsi.isIdentifier(d.name) && d.name.text === name) return d;
-    }
-    return undefined;
-  }
-
-  private localMember(sf: ts.SourceFile, owner: string, member: string): Callee | undefined {
-    const tsi = this.tsi;
-    const decl = this.localDeclaration(sf, owner);
+    if (!tsi.isIdentifier(owner)) return undefined;
+    const sym = lookupName(tsi, owner).symbol;
+    const decl = sym && !(sym.flags & tsi.SymbolFlags.Alias) ? runnableDeclaration(tsi, sym) : undefined;
     if (!decl) return undefined;
-    if (tsi.isClassDeclaration(decl)) {
-      const m = decl.members.find((x) => (tsi.isMethodDeclaration(x) || tsi.isPropertyDeclaration(x)) && nameText(tsi, x.name) === member);
-      return m ? this.classifyDeclaration(m, 1) : undefined;
-    }
-    if (tsi.isVariableDeclaration(decl) && decl.initializer && tsi.isObjectLiteralExpression(skipInner(tsi, decl.initializer))) {
-      const obj = skipInner(tsi, decl.initializer) as ts.ObjectLiteralExpression;
-      const p = obj.properties.find((x) => (tsi.isMethodDeclaration(x) || tsi.isPropertyAssignment(x)) && nameText(tsi, x.name) === member);
-      return p ? this.classifyDeclaration(p, 1) : undefined;
-    }
-    return undefined;
+    if (tsi.isClassDeclaration(decl)) return decl;
+    const init = tsi.isVariableDeclaration(decl) && decl.initializer ? skipInner(tsi, decl.initializer) : undefined;
+    return init && (tsi.isObjectLiteralExpression(init) || tsi.isClassExpression(init)) ? init : undefined;
+  }
+
+  private localMember(owner: ts.ClassLikeDeclaration | ts.ObjectLiteralExpression, member: string, depth: number): Callee | undefined {
+    const tsi = this.tsi;
+    const all: readonly ts.Node[] = tsi.isObjectLiteralExpression(owner) ? owner.properties : owner.members;
+    const named = all.filter(
+      (x) => (tsi.isMethodDeclaration(x) || tsi.isPropertyDeclaration(x) || tsi.isPropertyAssignment(x)) && nameText(tsi, x.name) === member,
+    );
+    // Overloads: the implementation.
+    const m = named.find((x) => tsi.isMethodDeclaration(x) && x.body) ?? named[0];
+    return m ? this.classifyDeclaration(m, depth + 1) : undefined;
   }
 
   // ---- what a call is, for the rules -------------------------------------------------
@@ -390,6 +435,7 @@ export class RuleContext {
         const enqueue = hasQueueOption(tsi, node);
         return { kind: "start-workflow", rule: "SW1001", op: display, chain: [display], detail: enqueue ? "enqueue" : "start" };
       }
+      if (member === "enqueue") return { kind: "start-workflow", rule: "SW1001", op: display, chain: [display], detail: "enqueue" };
       if (STEP_LIKE.has(member)) return { kind: "step-call", rule: "SW1001", op: display, chain: [display] };
       return undefined;
     }
@@ -444,27 +490,126 @@ export class RuleContext {
       if (node !== fn && isFunctionNode(tsi, node) && this.kindOf.has(node)) return;
       if (tsi.isCallExpression(node) || tsi.isNewExpression(node)) {
         const callee = this.resolveCallee(node.expression);
-        if (callee?.type === "external" && externalKey(callee) === `${PACKAGE}:Stepwise.runStep` && node.arguments) {
-          // Its callback is a step of its own, checked as one; only the other arguments run here.
-          const first = node.arguments[0] && skipInner(tsi, node.arguments[0]);
-          if (first && isFunctionNode(tsi, first)) this.kindOf.set(first, { kind: "step", name: runStepName(tsi, node as ts.CallExpression) ?? "Stepwise.runStep" });
-        }
         const direct = this.directEffect(node, callee);
         if (direct) out.push({ node, effect: direct });
         if (callee?.type === "helper" && callee.fn !== fn) {
           for (const e of helperEffects(callee.fn)) out.push({ node, effect: { ...e, chain: [callee.name, ...e.chain] } });
         }
-        const durable = callee?.type === "operation" || (callee?.type === "external" && callee.module === PACKAGE && isDurableStepwise(callee.path));
-        if (durable && tsi.isCallExpression(node) && !isConsumed(tsi, this.checker, node)) {
-          const what = callee.type === "operation" ? `${callee.kind} ${callee.name}` : externalDisplay(callee);
-          out.push({ node, effect: { kind: "unawaited", rule: "SW1102", op: what, chain: [callee.type === "operation" ? callee.name : what] } });
+        let durable: { op: string; chain: string } | undefined;
+        if (callee?.type === "operation") durable = { op: `${callee.kind} ${callee.name}`, chain: callee.name };
+        else if (callee?.type === "external" && callee.module === PACKAGE && isDurableStepwise(callee.path)) durable = { op: externalDisplay(callee), chain: externalDisplay(callee) };
+        else if (tsi.isCallExpression(node) && this.isStartWorkflowCall(node.expression)) {
+          // Stepwise.startWorkflow(wf)(...): the outer call's promise is the durable start.
+          durable = { op: "Stepwise.startWorkflow", chain: "Stepwise.startWorkflow" };
+        }
+        if (durable && tsi.isCallExpression(node) && !this.isConsumed(node)) {
+          // Awaited, but inside a callback whose own promise is dropped (forEach(async ...)).
+          const inCallback = tsi.isAwaitExpression(skipOuter(tsi, node).parent);
+          out.push({ node, effect: { kind: "unawaited", rule: "SW1102", op: durable.op, chain: [durable.chain], detail: inCallback ? "callback" : undefined } });
         }
       }
       tsi.forEachChild(node, visit);
     };
-    this.analysisOf(fn.getSourceFile());
+    const sf = fn.getSourceFile();
+    this.analysisOf(sf);
+    // runStep callbacks of this file are steps of their own: known before the walk reaches them.
+    this.runStepCallbacks(sf);
     if (fn.body) visit(fn.body);
     for (const p of fn.parameters) if (p.initializer) visit(p.initializer);
+    return out;
+  }
+
+  private isStartWorkflowCall(e: ts.Expression): boolean {
+    const inner = skipInner(this.tsi, e);
+    if (!this.tsi.isCallExpression(inner)) return false;
+    const c = this.resolveCallee(inner.expression);
+    return c?.type === "external" && externalKey(c) === `${PACKAGE}:Stepwise.startWorkflow`;
+  }
+
+  /**
+   * Whether a promise-valued expression is consumed, so that the workflow waits for it or
+   * hands it to code that can: awaited, returned, passed as an argument to a call
+   * (Promise.all/allSettled/race/any are followed to their own result), chained with
+   * then/catch/finally whose result is consumed, or kept in a variable (`const`, or a
+   * `let` assigned later) or array that is read in a consuming way. A promise returned by
+   * a callback follows what the callee does with it: `forEach` drops it, `filter`, `some`,
+   * `every` and the `find`s read it as a truth value (dropped), `map`/`flatMap` pass it on
+   * in their result, and any other callee counts as consuming it. An `await` inside an
+   * async callback consumes only if the callback's own promise is consumed.
+   * Unknown uses count as consumed, so the rule warns only about a promise that is certainly dropped.
+   */
+  isConsumed(expr: ts.Node, depth = 0): boolean {
+    const tsi = this.tsi;
+    if (depth > 8) return true;
+    const cur = skipOuter(tsi, expr);
+    const p = cur.parent;
+    if (!p) return true;
+    if (tsi.isExpressionStatement(p) || tsi.isVoidExpression(p)) return false;
+    if (tsi.isAwaitExpression(p)) return this.resultConsumed(enclosingFunction(tsi, p), depth + 1);
+    if (tsi.isReturnStatement(p)) return this.resultConsumed(enclosingFunction(tsi, p), depth + 1);
+    if (tsi.isArrowFunction(p) && p.body === cur) return this.resultConsumed(p, depth + 1);
+    if (tsi.isPropertyAccessExpression(p) && p.expression === cur) {
+      // p.then(...), p.catch(...): the chained promise is the one to follow.
+      if (["then", "catch", "finally"].includes(p.name.text) && tsi.isCallExpression(p.parent) && p.parent.expression === p)
+        return this.isConsumed(p.parent, depth + 1);
+      return true;
+    }
+    if (tsi.isArrayLiteralExpression(p)) return this.isConsumed(p, depth + 1);
+    if (tsi.isCallExpression(p) && p.arguments.includes(cur as ts.Expression)) {
+      const callee = skipInner(tsi, p.expression);
+      if (tsi.isPropertyAccessExpression(callee) && tsi.isIdentifier(callee.expression) && callee.expression.text === "Promise" && PROMISE_COMBINATORS.has(callee.name.text))
+        return this.isConsumed(p, depth + 1);
+      return true;
+    }
+    if (tsi.isConditionalExpression(p) && p.condition !== cur) return this.isConsumed(p, depth + 1);
+    if (tsi.isBinaryExpression(p) && p.operatorToken.kind === tsi.SyntaxKind.CommaToken) return p.right === cur ? this.isConsumed(p, depth + 1) : false;
+    if (tsi.isBinaryExpression(p) && (p.operatorToken.kind === tsi.SyntaxKind.BarBarToken || p.operatorToken.kind === tsi.SyntaxKind.QuestionQuestionToken || p.operatorToken.kind === tsi.SyntaxKind.AmpersandAmpersandToken))
+      return this.isConsumed(p, depth + 1);
+    if (tsi.isVariableDeclaration(p) && p.initializer === cur && tsi.isIdentifier(p.name)) return this.variableConsumed(p.name, depth);
+    // `bonus = loyaltyBonus(id)`: the assignment's own value, or a later read of the variable.
+    if (tsi.isBinaryExpression(p) && p.operatorToken.kind === tsi.SyntaxKind.EqualsToken && p.right === cur && tsi.isIdentifier(skipInner(tsi, p.left))) {
+      if (this.isConsumed(p, depth + 1)) return true;
+      const sym = this.symbolAt(skipInner(tsi, p.left) as ts.Identifier);
+      const decl = sym?.valueDeclaration ?? sym?.declarations?.[0];
+      // Only a variable of this file that no other module can read is traced.
+      if (!decl || !tsi.isVariableDeclaration(decl) || !tsi.isIdentifier(decl.name) || isExportedVariable(tsi, decl)) return true;
+      return this.variableConsumed(decl.name, depth);
+    }
+    return true;
+  }
+
+  /** A variable holding a promise is consumed when one of its reads is (writes to it are not reads). */
+  private variableConsumed(name: ts.Identifier, depth: number): boolean {
+    return this.references(name).some((r) => !isAssignmentTarget(this.tsi, r) && this.isConsumed(r, depth + 1));
+  }
+
+  /** Whether what a function returns is consumed: a callback's result, as its callee treats it; anything else's, yes. */
+  private resultConsumed(fn: ts.Node | undefined, depth: number): boolean {
+    const tsi = this.tsi;
+    if (!fn || !(tsi.isArrowFunction(fn) || tsi.isFunctionExpression(fn))) return true;
+    const holder = skipOuter(tsi, fn);
+    const call = holder.parent;
+    if (!call || !tsi.isCallExpression(call) || !call.arguments.includes(holder as ts.Expression)) return true;
+    const callee = skipInner(tsi, call.expression);
+    const method = tsi.isPropertyAccessExpression(callee) ? callee.name.text : undefined;
+    if (method === undefined) return true;
+    if (DROPS_CALLBACK_RESULT.has(method)) return false;
+    if (method === "map" || method === "flatMap" || method === "then" || method === "catch" || method === "finally") return this.isConsumed(call, depth + 1);
+    return true;
+  }
+
+  /** Uses of a local variable in the function (or file) that declares it. */
+  private references(name: ts.Identifier): ts.Identifier[] {
+    const tsi = this.tsi;
+    let scope: ts.Node = name;
+    while (scope.parent && !isFunctionNode(tsi, scope) && !tsi.isSourceFile(scope)) scope = scope.parent;
+    const sym = this.symbolAt(name);
+    const out: ts.Identifier[] = [];
+    const visit = (n: ts.Node): void => {
+      if (tsi.isIdentifier(n) && n !== name && n.text === name.text && (!sym || this.symbolAt(n) === sym)) out.push(n);
+      tsi.forEachChild(n, visit);
+    };
+    visit(scope);
     return out;
   }
 
@@ -539,6 +684,11 @@ export function functionName(tsi: TS, fn: FunctionNode): string {
     if (own !== undefined) return qualifiedName(tsi, holder, own);
   }
   if (tsi.isFunctionExpression(fn) && fn.name) return fn.name.text;
+  // `export default async () => {}`, `export default function () {}`: named after its module.
+  if ((holder && tsi.isExportAssignment(holder)) || tsi.isFunctionDeclaration(fn)) {
+    const base = fn.getSourceFile().fileName.replace(/^.*[\\/]/, "").replace(/\.[cm]?[jt]sx?$/, "");
+    return `${base}.default`;
+  }
   return "(anonymous function)";
 }
 
@@ -579,20 +729,6 @@ function isGlobalDeclaration(tsi: TS, decl: ts.Node): boolean {
   return false;
 }
 
-/** Without a checker: a name declared by a parameter, variable or function around the use. */
-function isDeclaredLocally(tsi: TS, id: ts.Identifier): boolean {
-  for (let cur: ts.Node | undefined = id.parent; cur; cur = cur.parent) {
-    if (isFunctionNode(tsi, cur) && cur.parameters.some((p) => tsi.isIdentifier(p.name) && p.name.text === id.text)) return true;
-    if (tsi.isBlock(cur) || tsi.isSourceFile(cur)) {
-      for (const st of cur.statements) {
-        if (tsi.isVariableStatement(st) && st.declarationList.declarations.some((d) => tsi.isIdentifier(d.name) && d.name.text === id.text)) return true;
-        if ((tsi.isFunctionDeclaration(st) || tsi.isClassDeclaration(st)) && st.name?.text === id.text) return true;
-      }
-    }
-  }
-  return false;
-}
-
 function hasQueueOption(tsi: TS, node: ts.CallExpression): boolean {
   const opts = node.arguments[1] && skipInner(tsi, node.arguments[1]);
   return !!opts && tsi.isObjectLiteralExpression(opts) && opts.properties.some((p) => p.name !== undefined && nameText(tsi, p.name) === "queue");
@@ -612,57 +748,30 @@ function isDurableStepwise(path: string[]): boolean {
 }
 
 const PROMISE_COMBINATORS = new Set(["all", "allSettled", "race", "any"]);
+/** Methods that drop what their callback returns, or read it only as a truth value. */
+const DROPS_CALLBACK_RESULT = new Set(["forEach", "filter", "some", "every", "find", "findIndex", "findLast", "findLastIndex"]);
 
-/**
- * Whether a promise-valued expression is awaited, returned, passed on (to Promise.all
- * or anything else) or kept in a variable that is. Unknown uses count as consumed, so
- * the rule warns only about a promise that is certainly dropped.
- */
-export function isConsumed(tsi: TS, checker: ts.TypeChecker | undefined, expr: ts.Node, depth = 0): boolean {
-  if (depth > 6) return true;
-  const cur = skipOuter(tsi, expr);
-  const p = cur.parent;
-  if (!p) return true;
-  if (tsi.isExpressionStatement(p) || tsi.isVoidExpression(p)) return false;
-  if (tsi.isPropertyAccessExpression(p) && p.expression === cur) {
-    // p.then(...), p.catch(...): the chained promise is the one to follow.
-    if (["then", "catch", "finally"].includes(p.name.text) && tsi.isCallExpression(p.parent) && p.parent.expression === p)
-      return isConsumed(tsi, checker, p.parent, depth + 1);
-    return true;
-  }
-  if (tsi.isArrayLiteralExpression(p)) return isConsumed(tsi, checker, p, depth + 1);
-  if (tsi.isCallExpression(p) && p.arguments.includes(cur as ts.Expression)) {
-    const callee = skipInner(tsi, p.expression);
-    if (tsi.isPropertyAccessExpression(callee) && tsi.isIdentifier(callee.expression) && callee.expression.text === "Promise" && PROMISE_COMBINATORS.has(callee.name.text))
-      return isConsumed(tsi, checker, p, depth + 1);
-    return true;
-  }
-  if (tsi.isConditionalExpression(p) && p.condition !== cur) return isConsumed(tsi, checker, p, depth + 1);
-  if (tsi.isBinaryExpression(p) && p.operatorToken.kind === tsi.SyntaxKind.CommaToken) return p.right === cur ? isConsumed(tsi, checker, p, depth + 1) : false;
-  if (tsi.isBinaryExpression(p) && (p.operatorToken.kind === tsi.SyntaxKind.BarBarToken || p.operatorToken.kind === tsi.SyntaxKind.QuestionQuestionToken || p.operatorToken.kind === tsi.SyntaxKind.AmpersandAmpersandToken))
-    return isConsumed(tsi, checker, p, depth + 1);
-  if (tsi.isVariableDeclaration(p) && p.initializer === cur && tsi.isIdentifier(p.name)) {
-    const refs = references(tsi, checker, p.name);
-    return refs.some((r) => isConsumed(tsi, checker, r, depth + 1));
-  }
-  return true;
+function enclosingFunction(tsi: TS, node: ts.Node): FunctionNode | undefined {
+  for (let cur = node.parent; cur; cur = cur.parent) if (isFunctionNode(tsi, cur)) return cur;
+  return undefined;
 }
 
-/** Uses of a local variable in the function (or file) that declares it. */
-function references(tsi: TS, checker: ts.TypeChecker | undefined, name: ts.Identifier): ts.Identifier[] {
-  let scope: ts.Node = name;
-  while (scope.parent && !isFunctionNode(tsi, scope) && !tsi.isSourceFile(scope)) scope = scope.parent;
-  const sym = checker?.getSymbolAtLocation(name);
-  const out: ts.Identifier[] = [];
-  const visit = (n: ts.Node): void => {
-    if (tsi.isIdentifier(n) && n !== name && n.text === name.text && (!sym || checker!.getSymbolAtLocation(n) === sym)) {
-      // A shorthand `{ p }` passes the value on.
-      out.push(n);
-    }
-    tsi.forEachChild(n, visit);
-  };
-  visit(scope);
-  return out;
+/** `x` in `x = ...`, `x += ...`, `[x] = ...`, `x++`: a write, not a read of the promise. */
+function isAssignmentTarget(tsi: TS, id: ts.Identifier): boolean {
+  const cur = skipOuter(tsi, id);
+  const p = cur.parent;
+  return !!p && tsi.isBinaryExpression(p) && p.left === cur && p.operatorToken.kind === tsi.SyntaxKind.EqualsToken;
+}
+
+function isExportedVariable(tsi: TS, decl: ts.VariableDeclaration): boolean {
+  const st = decl.parent?.parent;
+  return !!st && tsi.isVariableStatement(st) && (tsi.getModifiers(st) ?? []).some((m) => m.kind === tsi.SyntaxKind.ExportKeyword);
+}
+
+function isRunStepCallee(tsi: TS, e: ts.Expression): boolean {
+  e = skipInner(tsi, e);
+  // An identifier may be an alias of it (`const { runStep } = Stepwise`); a member must be named so.
+  return tsi.isIdentifier(e) || (tsi.isPropertyAccessExpression(e) && e.name.text === "runStep") || tsi.isElementAccessExpression(e);
 }
 
 function leadingJSDoc(tsi: TS, sf: ts.SourceFile, node: ts.Node): string {
