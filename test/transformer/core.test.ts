@@ -26,15 +26,17 @@ describe("files without markers", () => {
       const files = inputFiles(dir);
       const opts = readOptions(dir);
       const a = compile(files, opts);
+      const left = [...files.keys()].filter((n) => !a.rewritten.has(n));
+      if (left.length === 0) continue;
       const b = compile(files, opts, true);
-      for (const n of files.keys()) {
-        if (a.rewritten.has(n)) continue;
+      for (const n of left) {
         expect(a.outputs.get(n), `${name}/${n}`).toBe(b.outputs.get(n));
         checked++;
       }
     }
     expect(checked).toBeGreaterThan(3);
-  });
+    // Two compiles of every fixture: minutes on a loaded 2-core machine.
+  }, 240_000);
 });
 
 describe("JSDoc parsing modes", () => {
