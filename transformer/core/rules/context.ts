@@ -232,7 +232,9 @@ export class RuleContext {
         if (c?.type === "external" && externalKey(c) === `${PACKAGE}:Stepwise.runStep` && fn && isFunctionNode(tsi, fn) && fn.body && !this.kindOf.has(fn)) {
           const name = runStepName(tsi, node) ?? "Stepwise.runStep";
           this.kindOf.set(fn, { kind: "step", name });
-          found.push({ kind: "step", name, fn, sf: fn.getSourceFile(), at: { start: node.expression.getStart(sf), length: node.expression.getWidth(sf) } });
+          // A function imported from another file is checked where it is declared only if a
+          // runStep there names it; here it is just not walked as part of the caller.
+          if (fn.getSourceFile() === sf) found.push({ kind: "step", name, fn, sf, at: { start: node.expression.getStart(sf), length: node.expression.getWidth(sf) } });
         }
       }
       tsi.forEachChild(node, visit);
