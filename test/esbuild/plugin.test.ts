@@ -252,6 +252,9 @@ describe("module forms", () => {
       `/** @workflow */`,
       `export async function checkout(id: string) { return [await reserve({ id }), await Payments.charge(id), await notify(id)]; }`,
       `export const notify = durable(async (id: string) => id);`,
+      // A const alias of the marker is one too, without the type checker.
+      `const later = durable;`,
+      `export const audit = later(async (id: string) => id);`,
       ``,
     ].join("\n"),
     "src/types.ts": `export interface Row { id: string }\n`,
@@ -270,6 +273,7 @@ describe("module forms", () => {
     expect(esm).toContain(`__stepwise.run("step", { name: "Payments.charge" }`);
     expect(esm).toContain(`__stepwise.register("workflow", "checkout", checkout)`);
     expect(esm).toContain(`durable(async (id) => id, { name: "notify" })`);
+    expect(esm).toContain(`later(async (id) => id, { name: "audit" })`);
     expect(esm).not.toContain("./types");
     expect(r.outputs.get("out/plain.js")).toContain(`workflow(async () => 1, { name: "run" })`);
     const view = r.outputs.get("out/view.js")!;
