@@ -11,7 +11,7 @@
  */
 import { randomUUID as cryptoRandomUUID } from "node:crypto";
 import type { WorkflowRun } from "./context.js";
-import { StepwiseError, WorkflowCancelledError } from "./errors.js";
+import { ConfigError, StepwiseError, WorkflowCancelledError } from "./errors.js";
 import { requireExecutor, type Executor } from "./executor.js";
 import {
   AlreadyRecorded,
@@ -206,6 +206,9 @@ async function awaitEvent<T>(
  * run recovered mid-sleep sleeps only the remainder.
  */
 export async function sleep(ms: number): Promise<void> {
+  if (typeof ms !== "number" || !Number.isFinite(ms) || ms < 0) {
+    throw new ConfigError(`Stepwise.sleep(ms) needs a finite number of milliseconds, 0 or more; got ${String(ms)}`);
+  }
   const run = workflowOperationContext("Stepwise.sleep", "SW1002");
   if (!run) return plainSleep(ms);
   const op = nextOperation(run, SLEEP);
