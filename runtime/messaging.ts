@@ -11,7 +11,7 @@
  */
 import { randomUUID as cryptoRandomUUID } from "node:crypto";
 import type { WorkflowRun } from "./context.js";
-import { ConfigError, StepwiseError, WorkflowCancelledError } from "./errors.js";
+import { ConfigError, StepwiseError, WorkflowCancelledError, WorkflowNotFoundError } from "./errors.js";
 import { requireExecutor, type Executor } from "./executor.js";
 import {
   AlreadyRecorded,
@@ -46,7 +46,8 @@ async function deliverMessage(run: WorkflowRun | undefined, functionID: number |
   try {
     await sysdb.driver.transaction(async (tx) => {
       if (!(await sysdb.insertMessage(tx, destinationID, topic ?? null, text))) {
-        throw new StepwiseError(
+        throw new WorkflowNotFoundError(
+          destinationID,
           `Stepwise.send: no workflow has the ID '${destinationID}'. A message can only be sent to a workflow ` +
             `that was started; check the ID, or start the workflow first.`,
         );
@@ -135,7 +136,7 @@ async function publishEvent(run: WorkflowRun, functionID: number, key: string, t
   const startedAt = Date.now();
   try {
     await sysdb.driver.transaction(async (tx) => {
-      await sysdb.upsertEvent(tx, run.workflowID, key, text);
+      await sysdb.upsertEvent(tx, run.workflowID, key, text, functionID);
       await sysdb.notify(WAKE_CHANNEL, channelKey("event", run.workflowID, key), tx);
       await recordInTransaction(sysdb, tx, { ...operationRow(run, functionID, "Stepwise.setEvent", startedAt), output: serialize(undefined) });
     });

@@ -331,18 +331,23 @@ export async function resumeRun(
     await sysdb.setRecoveryError(row.workflowID, `${error.name}: ${error.message}`);
     return false;
   }
+  // Recovery counts an attempt as it claims the run; a run recovered through a queue had
+  // it counted when it was put back (requeue), and is checked here as it is dequeued.
+  let attempts: number | undefined;
   if (mode === "recover") {
-    const attempts = prefetched?.attempts ?? (await sysdb.claimForRecovery(row.workflowID, executor.executorID, row.executorID));
+    attempts = prefetched?.attempts ?? (await sysdb.claimForRecovery(row.workflowID, executor.executorID, row.executorID));
     if (attempts === 0) return false; // It ended, or another executor claimed it, meanwhile.
-    const maxAttempts = entry.config.maxRecoveryAttempts ?? 100;
-    if (attempts > maxAttempts) {
-      await sysdb.setStatus(row.workflowID, "MAX_RECOVERY_ATTEMPTS_EXCEEDED", "PENDING");
-      logger.error(
-        `workflow ${row.workflowID} (${row.name}) was recovered ${attempts - 1} times without finishing; ` +
-          `parked as MAX_RECOVERY_ATTEMPTS_EXCEEDED (resume it once the cause is fixed)`,
-      );
-      return false;
-    }
+  } else if (mode === "dequeued") {
+    attempts = row.recoveryAttempts;
+  }
+  const maxAttempts = entry.config.maxRecoveryAttempts ?? 100;
+  if (attempts !== undefined && attempts > maxAttempts) {
+    await sysdb.setStatus(row.workflowID, "MAX_RECOVERY_ATTEMPTS_EXCEEDED", "PENDING");
+    logger.error(
+      `workflow ${row.workflowID} (${row.name}) was recovered ${attempts - 1} times without finishing; ` +
+        `parked as MAX_RECOVERY_ATTEMPTS_EXCEEDED (resume it once the cause is fixed)`,
+    );
+    return false;
   }
   let args: unknown;
   let operations: OperationRow[];
@@ -447,12 +452,17 @@ export function onCancelNotification(executor: Executor, key: string): void {
  */
 export async function resumeWorkflow(executor: Executor, workflowID: string, options: { here?: boolean } = {}): Promise<WorkflowHandle> {
   const recorded = await executor.sysdb.getWorkflow(workflowID);
-  if (!recorded) throw new WorkflowNotFoundError(workflowID);
+  if (!recorded) {
+    throw new WorkflowNotFoundError(workflowID, `resumeWorkflow: no workflow has the ID '${workflowID}'; check the ID (stepwise workflows list).`);
+  }
+  // Idempotent, as in DBOS: a run that ended with a result or an error has nothing to resume.
+  if (recorded.status === "SUCCESS" || recorded.status === "ERROR") return new Handle(workflowID);
   if (executor.running.has(workflowID)) return new Handle(workflowID);
   const here = options.here ?? workflowByName(recorded.name) !== undefined;
   const row = await executor.sysdb.reopenWorkflow(workflowID, executor.executorID, here ? undefined : INTERNAL_QUEUE);
   if (!row) {
-    throw new StepwiseError(`Workflow '${workflowID}' has already ended (${recorded.status}); only a run that has not ended can be resumed. Fork it to run it again.`);
+    // It ended meanwhile; its handle reads the outcome.
+    return new Handle(workflowID);
   }
   if (here) await resumeRun(executor, row, "reopened");
   return new Handle(workflowID);
