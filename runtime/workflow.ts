@@ -9,6 +9,7 @@ import { isConnectionError } from "./sysdb/pg.js";
 import {
   DatabaseConnectionError,
   DeserializationError,
+  QueueDeduplicatedError,
   StepwiseError,
   WorkflowCancelledError,
   WorkflowConflictError,
@@ -20,7 +21,8 @@ import { workflowByName } from "./registry.js";
 import { endWorkflowSpan, traceWorkflow } from "./tracing.js";
 import { deserialize, deserializeError, serialize, serializeBounded, serializeError, serializeStrict } from "./serialize.js";
 import { materialize, sleep } from "./step.js";
-import { nextOperation } from "./operations.js";
+import { nextOperation, operationRow } from "./operations.js";
+import { recordRow } from "./messaging.js";
 import { deadlineFor, reachedDeadline, timeoutError, watchDeadline } from "./timeouts.js";
 import {
   channelKey,
@@ -78,10 +80,18 @@ class Handle<T> implements WorkflowHandle<T> {
 
   async getResult(): Promise<T> {
     const executor = requireExecutor();
+    // A workflow waiting here is a durable wait: its cancellation or deadline wakes it.
+    const caller = frames.getStore()?.workflow;
     // Runs elsewhere (another executor, or waiting for recovery) are watched in the database.
     for (let delay = 20; ; delay = Math.min(delay * 2, 1000)) {
+      if (caller?.cancelled) throw new WorkflowCancelledError(caller.workflowID);
       const local = executor.running.get(this.workflowID);
-      if (local) return (await local.promise) as T;
+      if (local) {
+        if (!caller) return (await local.promise) as T;
+        const ended = await untilCancelled(executor, caller, local.promise);
+        if (ended) return ended.value as T;
+        continue;
+      }
       const row = await executor.sysdb.getWorkflow(this.workflowID);
       if (!row) throw new WorkflowNotFoundError(this.workflowID);
       const where = `workflow '${row.workflowID}'`;
@@ -101,8 +111,30 @@ class Handle<T> implements WorkflowHandle<T> {
           );
         case "PENDING":
         case "ENQUEUED":
-          await sleep(delay);
+          if (caller) await untilCancelled(executor, caller, sleep(delay));
+          else await sleep(delay);
       }
+    }
+  }
+}
+
+/**
+ * Waits for `work`, or for `run` to be cancelled (cancelWorkflow, its deadline), whichever
+ * comes first: undefined when cancelled first. `work`'s rejection is thrown.
+ */
+async function untilCancelled<V>(executor: Executor, run: WorkflowRun, work: Promise<V>): Promise<{ value: V } | undefined> {
+  const settled = work.then((value) => ({ value }));
+  settled.catch(() => {}); // Left unawaited when cancelled first: its failure is not this wait's.
+  for (;;) {
+    if (run.cancelled) return undefined;
+    const watch = executor.notifier.watch(channelKey(run.workflowID));
+    try {
+      // Checked again once watching: a cancellation between the check and the watch is not missed.
+      if (run.cancelled) return undefined;
+      const woken = await Promise.race([settled, watch.wait(Number.MAX_SAFE_INTEGER).then(() => undefined)]);
+      if (woken) return woken;
+    } finally {
+      watch.close();
     }
   }
 }
@@ -161,10 +193,25 @@ export function runWorkflow(name: string, args: ArrayLike<unknown>, body: () => 
       }
       const { functionID, recorded } = op;
       const workflowID = recorded?.childWorkflowID ?? invocation?.workflowID ?? `${parent.workflowID}-${functionID}`;
+      // An enqueue a deduplication ID may refuse is recorded after it, with the refusal as
+      // its outcome, so a replay refuses it too (rather than enqueue a child that never was).
+      // Recording after is safe: a replay that finds the child enqueued adopts it by its ID.
+      const refusable = invocation?.queue?.deduplicationID !== undefined;
       handle = (async () => {
-        if (!recorded) await recordChild(executor, parent, functionID, name, workflowID);
-        // A child is bound by its parent's deadline as well as by its own timeout.
-        return start(executor, name, values, workflowID, body, invocation, parent.deadline);
+        if (recorded?.error != null) return materialize<never>(parent, recorded);
+        if (!recorded && !refusable) await recordChild(executor, parent, functionID, name, workflowID);
+        let started: WorkflowHandle<unknown>;
+        try {
+          // A child is bound by its parent's deadline as well as by its own timeout.
+          started = await start(executor, name, values, workflowID, body, invocation, parent.deadline);
+        } catch (error) {
+          if (!recorded && refusable && error instanceof QueueDeduplicatedError) {
+            return recordRow<never>(executor, parent, { ...operationRow(parent, functionID, name, Date.now()), error: serializeError(error) });
+          }
+          throw error;
+        }
+        if (!recorded && refusable) await recordChild(executor, parent, functionID, name, workflowID);
+        return started;
       })();
     } else {
       handle = start(executor, name, values, invocation?.workflowID ?? randomUUID(), body, invocation);
