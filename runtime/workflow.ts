@@ -22,11 +22,13 @@ import { endWorkflowSpan, traceWorkflow } from "./tracing.js";
 import { deserialize, deserializeError, serialize, serializeBounded, serializeError, serializeStrict } from "./serialize.js";
 import { materialize, sleep } from "./step.js";
 import { nextOperation, operationRow } from "./operations.js";
+import { recordedRead } from "./reads.js";
 import { recordRow } from "./messaging.js";
 import { deadlineFor, reachedDeadline, timeoutError, watchDeadline } from "./timeouts.js";
 import {
   channelKey,
   INTERNAL_QUEUE,
+  RECORDS_READS,
   type OperationRow,
   type QueuePlacement,
   type WorkflowRow,
@@ -73,12 +75,21 @@ export function toStatus(row: WorkflowRow): WorkflowStatus {
 class Handle<T> implements WorkflowHandle<T> {
   constructor(readonly workflowID: string) {}
 
-  async getStatus(): Promise<WorkflowStatus | null> {
-    const row = await requireExecutor().sysdb.getWorkflow(this.workflowID);
-    return row ? toStatus(row) : null;
+  /** In a workflow, recorded: a replay sees the status the first run saw. */
+  getStatus(): Promise<WorkflowStatus | null> {
+    return recordedRead("Stepwise.getStatus", async () => {
+      const row = await requireExecutor().sysdb.getWorkflow(this.workflowID);
+      return row ? toStatus(row) : null;
+    });
   }
 
-  async getResult(): Promise<T> {
+  /** In a workflow, recorded (the result or the error): a replay sees what the first run saw. */
+  getResult(): Promise<T> {
+    return recordedRead("Stepwise.getResult", () => this.awaitResult());
+  }
+
+  /** Waits for the run's outcome, unrecorded. */
+  async awaitResult(): Promise<T> {
     const executor = requireExecutor();
     // A workflow waiting here is a durable wait: its cancellation or deadline wakes it.
     const caller = frames.getStore()?.workflow;
@@ -167,7 +178,7 @@ export function runWorkflow(name: string, args: ArrayLike<unknown>, body: () => 
 
   let handle: Promise<WorkflowHandle<unknown>>;
   if (invocation?.recover) {
-    const { workflowID, operations, queueName, deadline } = invocation.recover;
+    const { workflowID, operations, queueName, deadline, recordsReads } = invocation.recover;
     const run: WorkflowRun = {
       workflowID,
       name,
@@ -175,6 +186,7 @@ export function runWorkflow(name: string, args: ArrayLike<unknown>, body: () => 
       recorded: operations.length ? new Map(operations.map((op) => [op.functionID, op])) : undefined,
       resumed: true,
       deadline,
+      recordsReads,
     };
     begin(executor, run, body, queueName);
     handle = Promise.resolve(new Handle(workflowID));
@@ -217,7 +229,9 @@ export function runWorkflow(name: string, args: ArrayLike<unknown>, body: () => 
       handle = start(executor, name, values, invocation?.workflowID ?? randomUUID(), body, invocation);
     }
   }
-  return invocation?.wantHandle ? handle : handle.then((h) => h.getResult());
+  // Calling a workflow is one operation (the child's ID, recorded above): its result is
+  // the child's own record, not a read of another run.
+  return invocation?.wantHandle ? handle : handle.then((h) => (h as Handle<unknown>).awaitResult());
 }
 
 async function recordChild(executor: Executor, parent: WorkflowRun, functionID: number, name: string, childID: string) {
@@ -414,6 +428,7 @@ export async function resumeRun(
       operations,
       queueName: row.queueName,
       deadline: row.deadline === null ? undefined : { at: row.deadline, timeoutMS: row.timeoutMS },
+      recordsReads: row.formatVersion >= RECORDS_READS,
     },
     consumed: false,
   };

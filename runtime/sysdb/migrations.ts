@@ -110,6 +110,11 @@ export const MIGRATIONS: readonly (readonly string[])[] = [
        value        text NOT NULL,
        PRIMARY KEY (workflow_id, function_id)
      )`,
+    // How a run records its operations. 2: its reads of other runs (a handle's result or
+    // status, lists) are operations too. Runs recorded before this version stay NULL
+    // (format 1, reads not recorded) and replay as they were recorded.
+    `ALTER TABLE stepwise.workflow_status ADD COLUMN format_version integer`,
+    `ALTER TABLE stepwise.workflow_status ALTER COLUMN format_version SET DEFAULT 2`,
   ],
 ];
 

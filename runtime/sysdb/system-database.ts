@@ -39,7 +39,12 @@ export interface WorkflowRow {
   deadline: number | null;
   /** Its place in enqueue order (null for runs recorded before schema version 4). */
   enqueueSeq: number | null;
+  /** How it records its operations (see RECORDS_READS); 1 for runs recorded before schema version 4. */
+  formatVersion: number;
 }
+
+/** The format version from which a run's reads of other runs are recorded operations. */
+export const RECORDS_READS = 2;
 
 /** Where and how a run waits to be dequeued. */
 export interface QueuePlacement {
@@ -83,7 +88,7 @@ export interface WorkflowFilter {
 
 const WORKFLOW_COLUMNS = `workflow_id, name, status, inputs, output, error, executor_id,
   recovery_attempts, recovery_error, created_at, updated_at, queue_name, deduplication_id, priority, started_at,
-  timeout_ms, deadline, enqueue_seq`;
+  timeout_ms, deadline, enqueue_seq, format_version`;
 const OPERATION_COLUMNS = `workflow_id, function_id, step_id, output, error, attempts,
   child_workflow_id, started_at, completed_at`;
 
@@ -107,6 +112,7 @@ const toWorkflow = (r: Record<string, unknown>): WorkflowRow => ({
   timeoutMS: nullableNumber(r.timeout_ms),
   deadline: nullableNumber(r.deadline),
   enqueueSeq: nullableNumber(r.enqueue_seq),
+  formatVersion: nullableNumber(r.format_version) ?? 1,
 });
 
 const nullableNumber = (v: unknown): number | null => (v === null || v === undefined ? null : Number(v));
@@ -606,8 +612,9 @@ export class SystemDatabase {
       const now = Date.now();
       const inserted = await tx.query(
         `INSERT INTO stepwise.workflow_status
-           (workflow_id, name, status, inputs, executor_id, created_at, updated_at, started_at, queue_name)
-         SELECT $2, name, $5, inputs, $3, $4::bigint, $4::bigint, CASE WHEN $6::text IS NULL THEN $4::bigint END, $6
+           (workflow_id, name, status, inputs, executor_id, created_at, updated_at, started_at, queue_name, format_version)
+         SELECT $2, name, $5, inputs, $3, $4::bigint, $4::bigint, CASE WHEN $6::text IS NULL THEN $4::bigint END, $6,
+           format_version -- the operations it keeps were recorded in the original's format
          FROM stepwise.workflow_status WHERE workflow_id = $1
          RETURNING ${WORKFLOW_COLUMNS}`,
         [workflowID, newWorkflowID, executorID, now, intoQueue ? "ENQUEUED" : "PENDING", intoQueue ?? null],
