@@ -5,9 +5,10 @@
  * is a durable operation with its own function ID, replayed from the database on
  * recovery. Waiting is woken by NOTIFY (see notifier.ts).
  *
- * A wait with a timeout (`recv`, `getEvent` in a workflow) takes two function IDs, as in
- * DBOS: the first records the deadline, so a run recovered mid-wait waits only for what
- * is left of it; the second records what the wait returned.
+ * A wait with a timeout (`recv`, `getEvent` in a workflow) takes two function IDs: the
+ * first records the deadline, so a run recovered mid-wait waits only for what is left of
+ * it; the second records what the wait returned. (DBOS takes two in the other order;
+ * changing ours would break the replay of recorded runs.)
  */
 import { randomUUID as cryptoRandomUUID } from "node:crypto";
 import type { WorkflowRun } from "./context.js";
