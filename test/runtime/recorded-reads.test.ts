@@ -50,6 +50,13 @@ const parentOfFailing = workflow(
   { name: "reads.parentOfFailing" },
 );
 
+/** Lists another run's steps, errors included, from inside a workflow. */
+const listsSteps = workflow(
+  async (workflowID: string) =>
+    (await Stepwise.listWorkflowSteps(workflowID)).map((s) => ({ stepID: s.stepID, error: s.error, at: s.completedAt })),
+  { name: "reads.listsSteps" },
+);
+
 describe.each(databases)("recorded reads on $name", (database) => {
   const { id } = launchedOn(database);
 
@@ -85,6 +92,15 @@ describe.each(databases)("recorded reads on $name", (database) => {
     // The child's record gone, a replay still reads the error from the parent's own record.
     await Stepwise.deleteWorkflow(`${parentID}-0`);
     expect(await (await Stepwise.forkWorkflow(parentID, 2)).getResult()).toBe(message);
+
+    // A recorded listing keeps its errors' classes and its dates.
+    const lister = await Stepwise.startWorkflow(listsSteps, { workflowID: id("lister") })(parentID);
+    const listed = await lister.getResult();
+    expect(listed.map((s) => s.stepID)).toEqual(["reads.failingChild", "Stepwise.getResult"]);
+    expect(listed[1]!.error).toBeInstanceOf(Error);
+    expect(listed[1]!.at).toBeInstanceOf(Date);
+    await Stepwise.deleteWorkflow(parentID);
+    expect(await (await Stepwise.forkWorkflow(lister.workflowID, 1)).getResult()).toEqual(listed);
   });
 
   test("a read outside a workflow is not recorded anywhere", async () => {
