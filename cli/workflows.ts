@@ -162,8 +162,10 @@ export function registerWorkflowCommands(program: Command): void {
     .command("resume <workflowID>")
     .description("resume a cancelled or parked run from its last recorded step (an executor with the workflow runs it)")
     .action(async (workflowID: string, _opts, command: Command) => {
-      await withStepwise(command, () => Stepwise.resumeWorkflow(workflowID));
-      console.log(`resumed ${workflowID}: queued for an executor that has its workflow`);
+      const status = await withStepwise(command, async () => (await Stepwise.resumeWorkflow(workflowID)).getStatus());
+      // Resuming a run that already ended does nothing (idempotent, as in DBOS): say so.
+      if (status?.status === "SUCCESS" || status?.status === "ERROR") console.log(`${workflowID} has already ended (${status.status}); nothing to resume`);
+      else console.log(`resumed ${workflowID}: queued for an executor that has its workflow`);
     });
 
   workflows

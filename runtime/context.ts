@@ -34,6 +34,11 @@ export interface WorkflowRun {
    * system database failing): the run must then stay PENDING, not end in ERROR.
    */
   parked?: Error;
+  /**
+   * false for a run recorded before reads of other runs were operations (format 1): it
+   * replays them as it recorded them, by reading live. Undefined: a new run, recorded.
+   */
+  recordsReads?: boolean;
   /** Set when the run is cancelled: it stops at its next durable operation. */
   cancelled?: boolean;
   /** When it is cancelled if it has not ended (epoch ms), and the timeout that set it (null: inherited). */
@@ -54,7 +59,13 @@ export interface Invocation {
   /** Return a handle instead of waiting for the result. */
   wantHandle: boolean;
   /** Resume this recorded run. */
-  recover?: { workflowID: string; operations: OperationRow[]; queueName?: string | null; deadline?: WorkflowRun["deadline"] };
+  recover?: {
+    workflowID: string;
+    operations: OperationRow[];
+    queueName?: string | null;
+    deadline?: WorkflowRun["deadline"];
+    recordsReads: boolean;
+  };
   /** Enqueue the run instead of starting it. */
   queue?: QueuePlacement;
   /** Cancel the run if it has not ended this many ms after it starts executing. */

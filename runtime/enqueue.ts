@@ -20,7 +20,7 @@ export interface StartWorkflowOptions {
   queue?: Queue | string;
   /** With `queue`: refuse (QueueDeduplicatedError) while a run with this ID waits or runs in that queue. */
   deduplicationID?: string;
-  /** With `queue`: lower runs first (default 0). */
+  /** With `queue`: lower runs first (default 0; a whole number from 0 to 2^31-1). */
   priority?: number;
   /**
    * Cancel the run (and its child workflows, which inherit the deadline) if it has not
@@ -32,6 +32,9 @@ export interface StartWorkflowOptions {
   timeoutMS?: number;
 }
 
+/** The highest queue priority: the column is a Postgres integer. */
+export const MAX_PRIORITY = 2 ** 31 - 1;
+
 /** Checks placement options and returns the queue placement (undefined: no queue); throws ConfigError naming `caller`. */
 export function placementOf(options: StartWorkflowOptions, caller: string): QueuePlacement | undefined {
   if ((options.deduplicationID !== undefined || options.priority !== undefined) && options.queue === undefined) {
@@ -40,8 +43,8 @@ export function placementOf(options: StartWorkflowOptions, caller: string): Queu
   if (options.timeoutMS !== undefined && !(Number.isFinite(options.timeoutMS) && options.timeoutMS > 0)) {
     throw new ConfigError(`${caller}: timeoutMS must be a number of milliseconds above 0, got ${options.timeoutMS}`);
   }
-  if (options.priority !== undefined && !Number.isInteger(options.priority)) {
-    throw new ConfigError(`${caller}: priority must be a whole number, got ${options.priority}`);
+  if (options.priority !== undefined && !(Number.isInteger(options.priority) && options.priority >= 0 && options.priority <= MAX_PRIORITY)) {
+    throw new ConfigError(`${caller}: priority must be a whole number from 0 to ${MAX_PRIORITY} (lower runs first), got ${options.priority}`);
   }
   if (options.queue === undefined) return undefined;
   return {

@@ -120,11 +120,11 @@ export class ConfigError extends StepwiseError {
   override name = "ConfigError";
 }
 
-/** A workflow was awaited that ended in a state with no result (for example cancelled). */
+/** No run has this workflow ID: awaited, resumed, forked or sent a message. */
 export class WorkflowNotFoundError extends StepwiseError {
   override name = "WorkflowNotFoundError";
-  constructor(readonly workflowID: string) {
-    super(`No workflow with ID '${workflowID}' is recorded in the system database.`);
+  constructor(readonly workflowID: string, message = `No workflow with ID '${workflowID}' is recorded in the system database.`) {
+    super(message);
   }
 }
 

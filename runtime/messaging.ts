@@ -5,13 +5,14 @@
  * is a durable operation with its own function ID, replayed from the database on
  * recovery. Waiting is woken by NOTIFY (see notifier.ts).
  *
- * A wait with a timeout (`recv`, `getEvent` in a workflow) takes two function IDs, as in
- * DBOS: the first records the deadline, so a run recovered mid-wait waits only for what
- * is left of it; the second records what the wait returned.
+ * A wait with a timeout (`recv`, `getEvent` in a workflow) takes two function IDs: the
+ * first records the deadline, so a run recovered mid-wait waits only for what is left of
+ * it; the second records what the wait returned. (DBOS takes two in the other order;
+ * changing ours would break the replay of recorded runs.)
  */
 import { randomUUID as cryptoRandomUUID } from "node:crypto";
 import type { WorkflowRun } from "./context.js";
-import { StepwiseError, WorkflowCancelledError } from "./errors.js";
+import { ConfigError, StepwiseError, WorkflowCancelledError, WorkflowNotFoundError } from "./errors.js";
 import { requireExecutor, type Executor } from "./executor.js";
 import {
   AlreadyRecorded,
@@ -46,7 +47,8 @@ async function deliverMessage(run: WorkflowRun | undefined, functionID: number |
   try {
     await sysdb.driver.transaction(async (tx) => {
       if (!(await sysdb.insertMessage(tx, destinationID, topic ?? null, text))) {
-        throw new StepwiseError(
+        throw new WorkflowNotFoundError(
+          destinationID,
           `Stepwise.send: no workflow has the ID '${destinationID}'. A message can only be sent to a workflow ` +
             `that was started; check the ID, or start the workflow first.`,
         );
@@ -135,7 +137,7 @@ async function publishEvent(run: WorkflowRun, functionID: number, key: string, t
   const startedAt = Date.now();
   try {
     await sysdb.driver.transaction(async (tx) => {
-      await sysdb.upsertEvent(tx, run.workflowID, key, text);
+      await sysdb.upsertEvent(tx, run.workflowID, key, text, functionID);
       await sysdb.notify(WAKE_CHANNEL, channelKey("event", run.workflowID, key), tx);
       await recordInTransaction(sysdb, tx, { ...operationRow(run, functionID, "Stepwise.setEvent", startedAt), output: serialize(undefined) });
     });
@@ -206,6 +208,9 @@ async function awaitEvent<T>(
  * run recovered mid-sleep sleeps only the remainder.
  */
 export async function sleep(ms: number): Promise<void> {
+  if (typeof ms !== "number" || !Number.isFinite(ms) || ms < 0) {
+    throw new ConfigError(`Stepwise.sleep(ms) needs a finite number of milliseconds, 0 or more; got ${String(ms)}`);
+  }
   const run = workflowOperationContext("Stepwise.sleep", "SW1002");
   if (!run) return plainSleep(ms);
   const op = nextOperation(run, SLEEP);

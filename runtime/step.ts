@@ -13,6 +13,7 @@ import { consoleLogger } from "./logger.js";
 import { deserialize, deserializeError, serializeBounded, serializeError } from "./serialize.js";
 import type { OperationRow } from "./sysdb/system-database.js";
 import { endStepSpan, inSpan, startStepSpan } from "./tracing.js";
+import { at, delay } from "./timer.js";
 
 export interface ResolvedStepConfig {
   name: string;
@@ -184,18 +185,19 @@ function withTimeout<T>(config: ResolvedStepConfig, controller: AbortController,
   if (config.timeoutMS === undefined) return body();
   const timeoutMS = config.timeoutMS;
   return new Promise<T>((resolve, reject) => {
-    const timer = setTimeout(() => {
+    // timer.at, not setTimeout: a timeout past 2^31-1 ms would fire at once.
+    const cancel = at(Date.now() + timeoutMS, () => {
       const error = new StepTimeoutError(config.name, timeoutMS);
       controller.abort(error);
       reject(error);
-    }, timeoutMS);
+    });
     body().then(
       (value) => {
-        clearTimeout(timer);
+        cancel();
         resolve(value);
       },
       (error) => {
-        clearTimeout(timer);
+        cancel();
         reject(error);
       },
     );
@@ -211,4 +213,5 @@ function logger() {
 }
 const fallbackLogger = consoleLogger();
 
-export const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
+/** A plain (not durable) wait, also for a retry interval past setTimeout's limit. */
+export const sleep = delay;

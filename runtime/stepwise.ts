@@ -18,6 +18,7 @@ import { getEvent, now, randomUUID, recv, send, setEvent, sleep } from "./messag
 import { QueueDispatcher } from "./queue.js";
 import { loadTracing } from "./tracing.js";
 import { deprecatePatch, patched } from "./patching.js";
+import { recordedRead } from "./reads.js";
 import { every } from "./timer.js";
 import { startLiveness } from "./liveness.js";
 import { enqueueByName, placementOf, type StartWorkflowOptions } from "./enqueue.js";
@@ -52,6 +53,23 @@ export interface StepInfo {
   childWorkflowID: string | null;
   startedAt: Date;
   completedAt: Date;
+}
+
+async function readWorkflowSteps(workflowID: string): Promise<StepInfo[]> {
+  const rows = await requireExecutor().sysdb.loadOperations(workflowID);
+  return rows.map((row) => {
+    const where = `workflow '${workflowID}', function ID ${row.functionID}`;
+    return {
+      functionID: row.functionID,
+      stepID: row.stepID,
+      output: row.error === null ? deserialize(row.output, where) : undefined,
+      error: row.error === null ? null : deserializeError(row.error, where),
+      attempts: row.attempts,
+      childWorkflowID: row.childWorkflowID,
+      startedAt: new Date(row.startedAt),
+      completedAt: new Date(row.completedAt),
+    };
+  });
 }
 
 type AsyncFn = (...args: any[]) => Promise<any>; // eslint-disable-line @typescript-eslint/no-explicit-any
@@ -161,31 +179,22 @@ export class Stepwise {
     return handleFor<T>(workflowID);
   }
 
-  static async getWorkflowStatus(workflowID: string): Promise<WorkflowStatus | null> {
-    const row = await requireExecutor().sysdb.getWorkflow(workflowID);
-    return row ? toStatus(row) : null;
-  }
-
-  static async listWorkflows(filter: WorkflowFilter = {}): Promise<WorkflowStatus[]> {
-    return (await requireExecutor().sysdb.listWorkflows(filter)).map(toStatus);
-  }
-
-  /** What a run recorded, operation by operation, in function-ID order. */
-  static async listWorkflowSteps(workflowID: string): Promise<StepInfo[]> {
-    const rows = await requireExecutor().sysdb.loadOperations(workflowID);
-    return rows.map((row) => {
-      const where = `workflow '${workflowID}', function ID ${row.functionID}`;
-      return {
-        functionID: row.functionID,
-        stepID: row.stepID,
-        output: row.error === null ? deserialize(row.output, where) : undefined,
-        error: row.error === null ? null : deserializeError(row.error, where),
-        attempts: row.attempts,
-        childWorkflowID: row.childWorkflowID,
-        startedAt: new Date(row.startedAt),
-        completedAt: new Date(row.completedAt),
-      };
+  /** A run's status, or null when no run has this ID. In a workflow, recorded: a replay sees what the first run saw. */
+  static getWorkflowStatus(workflowID: string): Promise<WorkflowStatus | null> {
+    return recordedRead("Stepwise.getWorkflowStatus", async () => {
+      const row = await requireExecutor().sysdb.getWorkflow(workflowID);
+      return row ? toStatus(row) : null;
     });
+  }
+
+  /** Runs matching the filter. In a workflow, recorded: a replay sees what the first run saw. */
+  static listWorkflows(filter: WorkflowFilter = {}): Promise<WorkflowStatus[]> {
+    return recordedRead("Stepwise.listWorkflows", async () => (await requireExecutor().sysdb.listWorkflows(filter)).map(toStatus));
+  }
+
+  /** What a run recorded, operation by operation, in function-ID order. In a workflow, this read is recorded too. */
+  static listWorkflowSteps(workflowID: string): Promise<StepInfo[]> {
+    return recordedRead("Stepwise.listWorkflowSteps", () => readWorkflowSteps(workflowID));
   }
 
   /** Cancels a run that has not ended: it stops at its next durable operation, wherever it runs. */

@@ -9,6 +9,7 @@ import { isConnectionError } from "./sysdb/pg.js";
 import {
   DatabaseConnectionError,
   DeserializationError,
+  QueueDeduplicatedError,
   StepwiseError,
   WorkflowCancelledError,
   WorkflowConflictError,
@@ -20,11 +21,14 @@ import { workflowByName } from "./registry.js";
 import { endWorkflowSpan, traceWorkflow } from "./tracing.js";
 import { deserialize, deserializeError, serialize, serializeBounded, serializeError, serializeStrict } from "./serialize.js";
 import { materialize, sleep } from "./step.js";
-import { nextOperation } from "./operations.js";
+import { nextOperation, operationRow } from "./operations.js";
+import { recordedRead } from "./reads.js";
+import { recordRow } from "./messaging.js";
 import { deadlineFor, reachedDeadline, timeoutError, watchDeadline } from "./timeouts.js";
 import {
   channelKey,
   INTERNAL_QUEUE,
+  RECORDS_READS,
   type OperationRow,
   type QueuePlacement,
   type WorkflowRow,
@@ -71,17 +75,34 @@ export function toStatus(row: WorkflowRow): WorkflowStatus {
 class Handle<T> implements WorkflowHandle<T> {
   constructor(readonly workflowID: string) {}
 
-  async getStatus(): Promise<WorkflowStatus | null> {
-    const row = await requireExecutor().sysdb.getWorkflow(this.workflowID);
-    return row ? toStatus(row) : null;
+  /** In a workflow, recorded: a replay sees the status the first run saw. */
+  getStatus(): Promise<WorkflowStatus | null> {
+    return recordedRead("Stepwise.getStatus", async () => {
+      const row = await requireExecutor().sysdb.getWorkflow(this.workflowID);
+      return row ? toStatus(row) : null;
+    });
   }
 
-  async getResult(): Promise<T> {
+  /** In a workflow, recorded (the result or the error): a replay sees what the first run saw. */
+  getResult(): Promise<T> {
+    return recordedRead("Stepwise.getResult", () => this.awaitResult());
+  }
+
+  /** Waits for the run's outcome, unrecorded. */
+  async awaitResult(): Promise<T> {
     const executor = requireExecutor();
+    // A workflow waiting here is a durable wait: its cancellation or deadline wakes it.
+    const caller = frames.getStore()?.workflow;
     // Runs elsewhere (another executor, or waiting for recovery) are watched in the database.
     for (let delay = 20; ; delay = Math.min(delay * 2, 1000)) {
+      if (caller?.cancelled) throw new WorkflowCancelledError(caller.workflowID);
       const local = executor.running.get(this.workflowID);
-      if (local) return (await local.promise) as T;
+      if (local) {
+        if (!caller) return (await local.promise) as T;
+        const ended = await untilCancelled(executor, caller, local.promise);
+        if (ended) return ended.value as T;
+        continue;
+      }
       const row = await executor.sysdb.getWorkflow(this.workflowID);
       if (!row) throw new WorkflowNotFoundError(this.workflowID);
       const where = `workflow '${row.workflowID}'`;
@@ -101,8 +122,30 @@ class Handle<T> implements WorkflowHandle<T> {
           );
         case "PENDING":
         case "ENQUEUED":
-          await sleep(delay);
+          if (caller) await untilCancelled(executor, caller, sleep(delay));
+          else await sleep(delay);
       }
+    }
+  }
+}
+
+/**
+ * Waits for `work`, or for `run` to be cancelled (cancelWorkflow, its deadline), whichever
+ * comes first: undefined when cancelled first. `work`'s rejection is thrown.
+ */
+async function untilCancelled<V>(executor: Executor, run: WorkflowRun, work: Promise<V>): Promise<{ value: V } | undefined> {
+  const settled = work.then((value) => ({ value }));
+  settled.catch(() => {}); // Left unawaited when cancelled first: its failure is not this wait's.
+  for (;;) {
+    if (run.cancelled) return undefined;
+    const watch = executor.notifier.watch(channelKey(run.workflowID));
+    try {
+      // Checked again once watching: a cancellation between the check and the watch is not missed.
+      if (run.cancelled) return undefined;
+      const woken = await Promise.race([settled, watch.wait(Number.MAX_SAFE_INTEGER).then(() => undefined)]);
+      if (woken) return woken;
+    } finally {
+      watch.close();
     }
   }
 }
@@ -135,7 +178,7 @@ export function runWorkflow(name: string, args: ArrayLike<unknown>, body: () => 
 
   let handle: Promise<WorkflowHandle<unknown>>;
   if (invocation?.recover) {
-    const { workflowID, operations, queueName, deadline } = invocation.recover;
+    const { workflowID, operations, queueName, deadline, recordsReads } = invocation.recover;
     const run: WorkflowRun = {
       workflowID,
       name,
@@ -143,6 +186,7 @@ export function runWorkflow(name: string, args: ArrayLike<unknown>, body: () => 
       recorded: operations.length ? new Map(operations.map((op) => [op.functionID, op])) : undefined,
       resumed: true,
       deadline,
+      recordsReads,
     };
     begin(executor, run, body, queueName);
     handle = Promise.resolve(new Handle(workflowID));
@@ -161,16 +205,33 @@ export function runWorkflow(name: string, args: ArrayLike<unknown>, body: () => 
       }
       const { functionID, recorded } = op;
       const workflowID = recorded?.childWorkflowID ?? invocation?.workflowID ?? `${parent.workflowID}-${functionID}`;
+      // An enqueue a deduplication ID may refuse is recorded after it, with the refusal as
+      // its outcome, so a replay refuses it too (rather than enqueue a child that never was).
+      // Recording after is safe: a replay that finds the child enqueued adopts it by its ID.
+      const refusable = invocation?.queue?.deduplicationID !== undefined;
       handle = (async () => {
-        if (!recorded) await recordChild(executor, parent, functionID, name, workflowID);
-        // A child is bound by its parent's deadline as well as by its own timeout.
-        return start(executor, name, values, workflowID, body, invocation, parent.deadline);
+        if (recorded?.error != null) return materialize<never>(parent, recorded);
+        if (!recorded && !refusable) await recordChild(executor, parent, functionID, name, workflowID);
+        let started: WorkflowHandle<unknown>;
+        try {
+          // A child is bound by its parent's deadline as well as by its own timeout.
+          started = await start(executor, name, values, workflowID, body, invocation, parent.deadline);
+        } catch (error) {
+          if (!recorded && refusable && error instanceof QueueDeduplicatedError) {
+            return recordRow<never>(executor, parent, { ...operationRow(parent, functionID, name, Date.now()), error: serializeError(error) });
+          }
+          throw error;
+        }
+        if (!recorded && refusable) await recordChild(executor, parent, functionID, name, workflowID);
+        return started;
       })();
     } else {
       handle = start(executor, name, values, invocation?.workflowID ?? randomUUID(), body, invocation);
     }
   }
-  return invocation?.wantHandle ? handle : handle.then((h) => h.getResult());
+  // Calling a workflow is one operation (the child's ID, recorded above): its result is
+  // the child's own record, not a read of another run.
+  return invocation?.wantHandle ? handle : handle.then((h) => (h as Handle<unknown>).awaitResult());
 }
 
 async function recordChild(executor: Executor, parent: WorkflowRun, functionID: number, name: string, childID: string) {
@@ -331,18 +392,23 @@ export async function resumeRun(
     await sysdb.setRecoveryError(row.workflowID, `${error.name}: ${error.message}`);
     return false;
   }
+  // Recovery counts an attempt as it claims the run; a run recovered through a queue had
+  // it counted when it was put back (requeue), and is checked here as it is dequeued.
+  let attempts: number | undefined;
   if (mode === "recover") {
-    const attempts = prefetched?.attempts ?? (await sysdb.claimForRecovery(row.workflowID, executor.executorID, row.executorID));
+    attempts = prefetched?.attempts ?? (await sysdb.claimForRecovery(row.workflowID, executor.executorID, row.executorID));
     if (attempts === 0) return false; // It ended, or another executor claimed it, meanwhile.
-    const maxAttempts = entry.config.maxRecoveryAttempts ?? 100;
-    if (attempts > maxAttempts) {
-      await sysdb.setStatus(row.workflowID, "MAX_RECOVERY_ATTEMPTS_EXCEEDED", "PENDING");
-      logger.error(
-        `workflow ${row.workflowID} (${row.name}) was recovered ${attempts - 1} times without finishing; ` +
-          `parked as MAX_RECOVERY_ATTEMPTS_EXCEEDED (resume it once the cause is fixed)`,
-      );
-      return false;
-    }
+  } else if (mode === "dequeued") {
+    attempts = row.recoveryAttempts;
+  }
+  const maxAttempts = entry.config.maxRecoveryAttempts ?? 100;
+  if (attempts !== undefined && attempts > maxAttempts) {
+    await sysdb.setStatus(row.workflowID, "MAX_RECOVERY_ATTEMPTS_EXCEEDED", "PENDING");
+    logger.error(
+      `workflow ${row.workflowID} (${row.name}) was recovered ${attempts - 1} times without finishing; ` +
+        `parked as MAX_RECOVERY_ATTEMPTS_EXCEEDED (resume it once the cause is fixed)`,
+    );
+    return false;
   }
   let args: unknown;
   let operations: OperationRow[];
@@ -362,6 +428,7 @@ export async function resumeRun(
       operations,
       queueName: row.queueName,
       deadline: row.deadline === null ? undefined : { at: row.deadline, timeoutMS: row.timeoutMS },
+      recordsReads: row.formatVersion >= RECORDS_READS,
     },
     consumed: false,
   };
@@ -447,12 +514,17 @@ export function onCancelNotification(executor: Executor, key: string): void {
  */
 export async function resumeWorkflow(executor: Executor, workflowID: string, options: { here?: boolean } = {}): Promise<WorkflowHandle> {
   const recorded = await executor.sysdb.getWorkflow(workflowID);
-  if (!recorded) throw new WorkflowNotFoundError(workflowID);
+  if (!recorded) {
+    throw new WorkflowNotFoundError(workflowID, `resumeWorkflow: no workflow has the ID '${workflowID}'; check the ID (stepwise workflows list).`);
+  }
+  // Idempotent, as in DBOS: a run that ended with a result or an error has nothing to resume.
+  if (recorded.status === "SUCCESS" || recorded.status === "ERROR") return new Handle(workflowID);
   if (executor.running.has(workflowID)) return new Handle(workflowID);
   const here = options.here ?? workflowByName(recorded.name) !== undefined;
   const row = await executor.sysdb.reopenWorkflow(workflowID, executor.executorID, here ? undefined : INTERNAL_QUEUE);
   if (!row) {
-    throw new StepwiseError(`Workflow '${workflowID}' has already ended (${recorded.status}); only a run that has not ended can be resumed. Fork it to run it again.`);
+    // It ended meanwhile; its handle reads the outcome.
+    return new Handle(workflowID);
   }
   if (here) await resumeRun(executor, row, "reopened");
   return new Handle(workflowID);

@@ -37,7 +37,14 @@ export interface WorkflowRow {
   timeoutMS: number | null;
   /** When it is cancelled if it has not ended, epoch ms: set when it starts executing, or inherited from its parent. */
   deadline: number | null;
+  /** Its place in enqueue order (null for runs recorded before schema version 4). */
+  enqueueSeq: number | null;
+  /** How it records its operations (see RECORDS_READS); 1 for runs recorded before schema version 4. */
+  formatVersion: number;
 }
+
+/** The format version from which a run's reads of other runs are recorded operations. */
+export const RECORDS_READS = 2;
 
 /** Where and how a run waits to be dequeued. */
 export interface QueuePlacement {
@@ -81,7 +88,7 @@ export interface WorkflowFilter {
 
 const WORKFLOW_COLUMNS = `workflow_id, name, status, inputs, output, error, executor_id,
   recovery_attempts, recovery_error, created_at, updated_at, queue_name, deduplication_id, priority, started_at,
-  timeout_ms, deadline`;
+  timeout_ms, deadline, enqueue_seq, format_version`;
 const OPERATION_COLUMNS = `workflow_id, function_id, step_id, output, error, attempts,
   child_workflow_id, started_at, completed_at`;
 
@@ -104,6 +111,8 @@ const toWorkflow = (r: Record<string, unknown>): WorkflowRow => ({
   startedAt: nullableNumber(r.started_at),
   timeoutMS: nullableNumber(r.timeout_ms),
   deadline: nullableNumber(r.deadline),
+  enqueueSeq: nullableNumber(r.enqueue_seq),
+  formatVersion: nullableNumber(r.format_version) ?? 1,
 });
 
 const nullableNumber = (v: unknown): number | null => (v === null || v === undefined ? null : Number(v));
@@ -413,7 +422,18 @@ export class SystemDatabase {
     return result.rows[0]?.message ?? null;
   }
 
-  async upsertEvent(db: Queryable, workflowID: string, key: string, value: string): Promise<void> {
+  /**
+   * Sets a workflow's event, and keeps the value in the history under the function ID
+   * that set it (outside a workflow there is none). A replay that set it already adds nothing.
+   */
+  async upsertEvent(db: Queryable, workflowID: string, key: string, value: string, functionID?: number): Promise<void> {
+    if (functionID !== undefined) {
+      await db.query(
+        `INSERT INTO stepwise.workflow_events_history (workflow_id, function_id, key, value) VALUES ($1, $2, $3, $4)
+         ON CONFLICT (workflow_id, function_id) DO NOTHING`,
+        [workflowID, functionID, key, value],
+      );
+    }
     await db.query(
       `INSERT INTO stepwise.workflow_events (workflow_id, key, value, updated_at) VALUES ($1, $2, $3, $4)
        ON CONFLICT (workflow_id, key) DO UPDATE SET value = EXCLUDED.value, updated_at = EXCLUDED.updated_at`,
@@ -504,23 +524,26 @@ export class SystemDatabase {
          WHERE workflow_id IN (
            SELECT workflow_id FROM stepwise.workflow_status
            WHERE queue_name = $1 AND status = 'ENQUEUED' AND name = ANY($5::text[])
-           ORDER BY priority, created_at, workflow_id
+           ORDER BY priority, enqueue_seq NULLS FIRST, created_at, workflow_id
            LIMIT $4 FOR UPDATE SKIP LOCKED)
          RETURNING ${WORKFLOW_COLUMNS}`,
         [queueName, executorID, now, Math.min(capacity, 1000), workflowNames],
       );
-      return picked.rows.map(toWorkflow).sort((a, b) => a.priority - b.priority || a.createdAt - b.createdAt);
+      return picked.rows.map(toWorkflow).sort((a, b) => a.priority - b.priority || (a.enqueueSeq ?? -1) - (b.enqueueSeq ?? -1) || a.createdAt - b.createdAt);
     });
   }
 
   /**
    * Puts a PENDING run back in a queue, for any executor listening to it to pick up:
-   * its own queue if it has one, else `fallbackQueue`. Its recorded steps stay.
+   * its own queue if it has one, else `fallbackQueue`. Its recorded steps stay. It counts
+   * as a recovery attempt (checked when it is dequeued), so a queued run that kills its
+   * process every time is parked like any other.
    */
   async requeue(workflowID: string, previousOwner: string, fallbackQueue: string): Promise<boolean> {
     const result = await this.driver.query<{ queue_name: string }>(
       `UPDATE stepwise.workflow_status
-       SET status = 'ENQUEUED', queue_name = coalesce(queue_name, $4), started_at = NULL, updated_at = $2
+       SET status = 'ENQUEUED', queue_name = coalesce(queue_name, $4), started_at = NULL, updated_at = $2,
+           recovery_attempts = recovery_attempts + 1
        WHERE workflow_id = $1 AND status = 'PENDING' AND executor_id = $3
        RETURNING queue_name`,
       [workflowID, Date.now(), previousOwner, fallbackQueue],
@@ -589,8 +612,9 @@ export class SystemDatabase {
       const now = Date.now();
       const inserted = await tx.query(
         `INSERT INTO stepwise.workflow_status
-           (workflow_id, name, status, inputs, executor_id, created_at, updated_at, started_at, queue_name)
-         SELECT $2, name, $5, inputs, $3, $4::bigint, $4::bigint, CASE WHEN $6::text IS NULL THEN $4::bigint END, $6
+           (workflow_id, name, status, inputs, executor_id, created_at, updated_at, started_at, queue_name, format_version)
+         SELECT $2, name, $5, inputs, $3, $4::bigint, $4::bigint, CASE WHEN $6::text IS NULL THEN $4::bigint END, $6,
+           format_version -- the operations it keeps were recorded in the original's format
          FROM stepwise.workflow_status WHERE workflow_id = $1
          RETURNING ${WORKFLOW_COLUMNS}`,
         [workflowID, newWorkflowID, executorID, now, intoQueue ? "ENQUEUED" : "PENDING", intoQueue ?? null],
@@ -601,6 +625,18 @@ export class SystemDatabase {
          SELECT $2, function_id, step_id, output, error, attempts, child_workflow_id, started_at, completed_at
          FROM stepwise.operation_outputs WHERE workflow_id = $1 AND function_id < $3`,
         [workflowID, newWorkflowID, fromFunctionID],
+      );
+      // The events its kept operations set, each key at the last value set before the fork point.
+      await tx.query(
+        `INSERT INTO stepwise.workflow_events_history (workflow_id, function_id, key, value)
+         SELECT $2, function_id, key, value FROM stepwise.workflow_events_history WHERE workflow_id = $1 AND function_id < $3`,
+        [workflowID, newWorkflowID, fromFunctionID],
+      );
+      await tx.query(
+        `INSERT INTO stepwise.workflow_events (workflow_id, key, value, updated_at)
+         SELECT DISTINCT ON (key) $2, key, value, $4::bigint FROM stepwise.workflow_events_history
+         WHERE workflow_id = $1 AND function_id < $3 ORDER BY key, function_id DESC`,
+        [workflowID, newWorkflowID, fromFunctionID, now],
       );
       return toWorkflow(inserted.rows[0]!);
     });
@@ -697,6 +733,7 @@ export class SystemDatabase {
          RETURNING w.workflow_id),
        operations AS (DELETE FROM stepwise.operation_outputs WHERE workflow_id IN (SELECT workflow_id FROM gone)),
        events AS (DELETE FROM stepwise.workflow_events WHERE workflow_id IN (SELECT workflow_id FROM gone)),
+       history AS (DELETE FROM stepwise.workflow_events_history WHERE workflow_id IN (SELECT workflow_id FROM gone)),
        inbox AS (DELETE FROM stepwise.notifications WHERE destination_id IN (SELECT workflow_id FROM gone))
        SELECT workflow_id FROM gone`,
       [workflowIDs],
