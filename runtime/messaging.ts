@@ -19,6 +19,7 @@ import {
   operationRow,
   parkOnFailure,
   recordInTransaction,
+  throwIfStopped,
   workflowOperationContext,
 } from "./operations.js";
 import { deserialize, serialize, serializeError, serializeStrict } from "./serialize.js";
@@ -40,7 +41,7 @@ export async function send(destinationID: string, message: unknown, topic?: stri
 }
 
 async function deliverMessage(run: WorkflowRun | undefined, functionID: number | undefined, destinationID: string, text: string, topic?: string): Promise<void> {
-  const executor = requireExecutor();
+  const executor = run?.executor ?? requireExecutor();
   const { sysdb } = executor;
   const startedAt = Date.now();
   try {
@@ -85,7 +86,7 @@ async function receive<T>(
   timeoutSeconds: number,
   span: Span | undefined,
 ): Promise<T | null> {
-  const executor = requireExecutor();
+  const { executor } = run;
   const { sysdb } = executor;
   const deadline = await durableDeadline(executor, run, deadlineOp, timeoutSeconds * 1000);
   const startedAt = Date.now();
@@ -112,8 +113,10 @@ async function receive<T>(
         span?.setAttribute("stepwise.timed_out", true);
         return record(executor, run, functionID, "Stepwise.recv", startedAt, { output: null });
       }
+      throwIfStopped(run);
       if (run.cancelled) throw new WorkflowCancelledError(run.workflowID);
       await watch.wait(deadline);
+      throwIfStopped(run);
     } finally {
       watch.close();
     }
@@ -131,7 +134,7 @@ export async function setEvent(key: string, value: unknown): Promise<void> {
 }
 
 async function publishEvent(run: WorkflowRun, functionID: number, key: string, text: string): Promise<void> {
-  const { sysdb } = requireExecutor();
+  const { sysdb } = run.executor;
   const startedAt = Date.now();
   try {
     await sysdb.driver.transaction(async (tx) => {
@@ -172,7 +175,7 @@ async function awaitEvent<T>(
   timeoutSeconds: number,
   span: Span | undefined,
 ): Promise<T | null> {
-  const executor = requireExecutor();
+  const executor = run?.executor ?? requireExecutor();
   const deadline = run
     ? await durableDeadline(executor, run, deadlineOp!, timeoutSeconds * 1000)
     : Date.now() + timeoutSeconds * 1000;
@@ -193,8 +196,10 @@ async function awaitEvent<T>(
         const row = { ...operationRow(run, functionID!, "Stepwise.getEvent", startedAt), output: value ?? serialize(null) };
         return recordRow<T | null>(executor, run, row);
       }
+      if (run) throwIfStopped(run);
       if (run?.cancelled) throw new WorkflowCancelledError(run.workflowID);
       await watch.wait(deadline);
+      if (run) throwIfStopped(run);
     } finally {
       watch.close();
     }
@@ -209,7 +214,7 @@ export async function sleep(ms: number): Promise<void> {
   const run = workflowOperationContext("Stepwise.sleep", "SW1002");
   if (!run) return plainSleep(ms);
   const op = nextOperation(run, SLEEP);
-  const executor = requireExecutor();
+  const { executor } = run;
   // A replay past its wake-up time did not sleep now, and makes no span.
   if (op.recorded && Date.now() >= materialize<number>(run, op.recorded)) return;
   // The span covers what this process does: a new sleep records its wake-up time and waits
@@ -220,6 +225,7 @@ export async function sleep(ms: number): Promise<void> {
     const watch = executor.notifier.watch(channelKey(run.workflowID));
     try {
       while (Date.now() < wakeAt) {
+        throwIfStopped(run);
         if (run.cancelled) throw new WorkflowCancelledError(run.workflowID);
         await watch.wait(wakeAt);
       }

@@ -86,13 +86,9 @@ export class Stepwise {
     setExecutor(executor);
     executor.logger.debug(`launched on the ${executor.sysdb.description} as executor '${executor.executorID}'`);
     executor.notifier.onCancel = (key) => onCancelNotification(executor, key);
-    if (config.recover !== false) {
-      await startLiveness(executor, config.executorTimeoutSeconds ?? 60);
-      await recoverPending(executor, [executor.executorID]);
-    }
+    if (config.recover !== false) await startLiveness(executor, config.executorTimeoutSeconds ?? 60);
     const dispatcher = new QueueDispatcher(executor, config.listenQueues);
     executor.stopHooks.push(() => dispatcher.stop());
-    dispatcher.start();
     // Runs a database outage stopped here resume once it answers again.
     executor.stopHooks.push(
       every(5000, 5000, async () => {
@@ -102,14 +98,28 @@ export class Stepwise {
     if (config.retention) startRetention(executor, config.retention);
     startSchedules(executor);
     if (config.dashboard) await startDashboard(executor, config.dashboard === true ? {} : config.dashboard);
+    // Work starts last, once everything it may need is installed: a launch that fails
+    // above leaves no run half-started, and a shutdown meanwhile finds nothing to stop.
+    if (config.recover !== false) await recoverPending(executor, [executor.executorID]);
+    dispatcher.start();
   }
 
-  /** Closes the system database. Runs still in flight stay PENDING and resume at the next launch. */
+  /**
+   * A graceful drain: stops dequeuing and recovering at once; lets the steps executing
+   * now finish and record their outcome for up to `shutdownTimeoutMS` (default 10 s);
+   * every run still held here stops at its next durable operation and stays PENDING
+   * (nothing is recorded as its outcome), to resume at the next launch or in another
+   * live process. Then closes the databases. Handles made here then reject with
+   * ShutdownError for runs that have not ended.
+   */
   static async shutdown(): Promise<void> {
     const executor = currentExecutor();
     if (!executor) return;
-    setExecutor(undefined);
-    await executor.shutdown();
+    try {
+      await executor.shutdown();
+    } finally {
+      if (currentExecutor() === executor) setExecutor(undefined);
+    }
   }
 
   /** Starts a workflow and returns its handle without waiting for the result. */

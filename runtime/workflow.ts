@@ -9,18 +9,19 @@ import { isConnectionError } from "./sysdb/pg.js";
 import {
   DatabaseConnectionError,
   DeserializationError,
+  ShutdownError,
   StepwiseError,
   WorkflowCancelledError,
   WorkflowConflictError,
   WorkflowNotFoundError,
   WorkflowNotRegisteredError,
 } from "./errors.js";
-import { requireExecutor, type Executor } from "./executor.js";
+import { currentExecutor, requireExecutor, type Executor } from "./executor.js";
 import { workflowByName } from "./registry.js";
 import { endWorkflowSpan, traceWorkflow } from "./tracing.js";
 import { deserialize, deserializeError, serialize, serializeBounded, serializeError, serializeStrict } from "./serialize.js";
 import { materialize, sleep } from "./step.js";
-import { nextOperation } from "./operations.js";
+import { nextOperation, throwIfStopped } from "./operations.js";
 import { deadlineFor, reachedDeadline, timeoutError, watchDeadline } from "./timeouts.js";
 import {
   channelKey,
@@ -69,19 +70,45 @@ export function toStatus(row: WorkflowRow): WorkflowStatus {
 }
 
 class Handle<T> implements WorkflowHandle<T> {
-  constructor(readonly workflowID: string) {}
+  /** The launched runtime it was made in: once that shuts down, the handle says so (ShutdownError). */
+  private readonly executor: Executor | undefined;
+
+  constructor(
+    readonly workflowID: string,
+    executor: Executor | undefined = currentExecutor(),
+  ) {
+    this.executor = executor;
+  }
+
+  private launched(): Executor {
+    const executor = this.executor ?? requireExecutor();
+    if (executor.stopping && !executor.running.has(this.workflowID)) throw new ShutdownError(this.workflowID);
+    return executor;
+  }
 
   async getStatus(): Promise<WorkflowStatus | null> {
-    const row = await requireExecutor().sysdb.getWorkflow(this.workflowID);
+    const row = await this.launched().sysdb.getWorkflow(this.workflowID);
     return row ? toStatus(row) : null;
   }
 
   async getResult(): Promise<T> {
-    const executor = requireExecutor();
+    const executor = this.launched();
+    // Inside a workflow (a parent waiting for a child), the wait is one of the run's: it stops with it.
+    const waiter = frames.getStore()?.workflow;
     // Runs elsewhere (another executor, or waiting for recovery) are watched in the database.
     for (let delay = 20; ; delay = Math.min(delay * 2, 1000)) {
+      if (waiter) throwIfStopped(waiter);
+      if (executor.stopping && !executor.running.has(this.workflowID)) throw new ShutdownError(this.workflowID);
       const local = executor.running.get(this.workflowID);
-      if (local) return (await local.promise) as T;
+      if (local) {
+        try {
+          return (await local.promise) as T;
+        } catch (error) {
+          // Stopped here because the process lock was lost: it resumes (here or elsewhere); watch it in the database.
+          if (!(local.run?.stopped === error && !executor.stopping)) throw error;
+          continue;
+        }
+      }
       const row = await executor.sysdb.getWorkflow(this.workflowID);
       if (!row) throw new WorkflowNotFoundError(this.workflowID);
       const where = `workflow '${row.workflowID}'`;
@@ -101,9 +128,23 @@ class Handle<T> implements WorkflowHandle<T> {
           );
         case "PENDING":
         case "ENQUEUED":
-          await sleep(delay);
+          await untilStop(executor, delay);
       }
     }
+  }
+}
+
+/** Sleeps `ms`, or less when the executor begins to shut down meanwhile. */
+async function untilStop(executor: Executor, ms: number): Promise<void> {
+  let wake = () => {};
+  const woken = new Promise<void>((resolve) => (wake = resolve));
+  executor.stopListeners.add(wake);
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    await Promise.race([woken, new Promise((resolve) => (timer = setTimeout(resolve, ms)))]);
+  } finally {
+    clearTimeout(timer);
+    executor.stopListeners.delete(wake);
   }
 }
 
@@ -126,26 +167,28 @@ export function runWorkflow(name: string, args: ArrayLike<unknown>, body: () => 
       ),
     );
   }
+  // A run's child, or a recovered run, belongs to the executor that runs it, not to whichever is current.
   let executor: Executor;
   try {
-    executor = requireExecutor();
+    executor = invocation?.recover?.executor ?? frame?.workflow?.executor ?? requireExecutor();
   } catch (error) {
     return Promise.reject(error);
   }
 
   let handle: Promise<WorkflowHandle<unknown>>;
   if (invocation?.recover) {
-    const { workflowID, operations, queueName, deadline } = invocation.recover;
+    const { workflowID, operations, queueName, deadline, generation } = invocation.recover;
     const run: WorkflowRun = {
       workflowID,
+      executor,
       name,
       nextFunctionID: 0,
       recorded: operations.length ? new Map(operations.map((op) => [op.functionID, op])) : undefined,
       resumed: true,
       deadline,
     };
-    begin(executor, run, body, queueName);
-    handle = Promise.resolve(new Handle(workflowID));
+    begin(executor, run, body, generation, queueName);
+    handle = Promise.resolve(new Handle(workflowID, executor));
   } else {
     const parent = frame?.workflow;
     const values = Array.from(args);
@@ -205,8 +248,10 @@ async function start(
   const local = executor.running.get(workflowID);
   if (local) {
     if (local.name !== name) throw new WorkflowConflictError(workflowID, local.name, name);
-    return new Handle(workflowID);
+    return new Handle(workflowID, executor);
   }
+  if (executor.stopping) throw new ShutdownError(undefined);
+  const generation = executor.lockGeneration;
   const queue = invocation?.queue;
   // A queued run's own timeout starts when it is dequeued; only an inherited deadline is fixed now.
   const deadline = queue ? deadlineFor(undefined, inherited) : deadlineFor(invocation?.timeoutMS, inherited);
@@ -223,8 +268,8 @@ async function start(
   );
   if (outcome.created) {
     // A queued run waits for a dequeuer (in this process or another) to start it.
-    if (!queue) begin(executor, { workflowID, name, nextFunctionID: 0, recorded: undefined, deadline }, body);
-    return new Handle(workflowID);
+    if (!queue) begin(executor, { workflowID, executor, name, nextFunctionID: 0, recorded: undefined, deadline }, body, generation);
+    return new Handle(workflowID, executor);
   }
   const existing = outcome.existing;
   if (existing.name !== name) throw new WorkflowConflictError(workflowID, existing.name, name);
@@ -238,12 +283,20 @@ async function start(
   ) {
     await resumeRun(executor, existing, "recover");
   }
-  return new Handle(workflowID);
+  return new Handle(workflowID, executor);
 }
 
-/** Executes a run in this process and tracks it until it ends. */
-function begin(executor: Executor, run: WorkflowRun, body: () => Promise<unknown>, queueName?: string | null): void {
-  const promise = execute(executor, run, traceWorkflow(run, body));
+/**
+ * Executes a run in this process and tracks it until it ends. `generation` is the lock
+ * generation it was claimed or started at: claimed before a lost lock (or during a
+ * shutdown), it stops at its first durable operation and stays PENDING.
+ */
+function begin(executor: Executor, run: WorkflowRun, body: () => Promise<unknown>, generation: number, queueName?: string | null): void {
+  if (!executor.mayExecute(generation)) run.stopped = executor.stopReason(run.workflowID);
+  const promise = execute(executor, run, traceWorkflow(run, body)).catch((error: unknown) => {
+    // The database closed under it at shutdown: say which run, and that it stays PENDING.
+    throw error instanceof ShutdownError && error.workflowID === undefined ? new ShutdownError(run.workflowID) : error;
+  });
   endWorkflowSpan(run, promise);
   const entry = { name: run.name, promise, run, queueName };
   executor.running.set(run.workflowID, entry);
@@ -262,12 +315,15 @@ async function execute(executor: Executor, run: WorkflowRun, body: () => Promise
   try {
     value = await frames.run({ workflow: run }, body);
   } catch (error) {
+    if (halted(executor, run, error)) throw run.stopped ?? new ShutdownError(run.workflowID);
     if (run.parked) return park(executor, run, run.parked);
     if (run.cancelled || reachedDeadline(executor, run)) throw await cancellation(run);
     const text = serializeError(error);
     await sysdb.completeWorkflow(run.workflowID, "ERROR", null, text);
     throw deserializeError(text, where);
   }
+  // The body went on after a stop was thrown into it (it caught it): what it returned is not the run's outcome.
+  if (run.stopThrown || halted(executor, run, undefined)) throw run.stopped ?? new ShutdownError(run.workflowID);
   if (run.parked) return park(executor, run, run.parked);
   let output: string;
   try {
@@ -280,6 +336,16 @@ async function execute(executor: Executor, run: WorkflowRun, body: () => Promise
   // Cancelled (or timed out) just as it returned: the recorded outcome is the cancellation.
   if (!(await sysdb.completeWorkflow(run.workflowID, "SUCCESS", output, null)) && run.cancelled) throw await cancellation(run);
   return deserialize(output, where);
+}
+
+/**
+ * Whether the run failed because this process stopped executing it, not by its own
+ * doing: a stop thrown into it, or (while shutting down) the database closing under it.
+ * Nothing is recorded then: the run stays PENDING.
+ */
+function halted(executor: Executor, run: WorkflowRun, error: unknown): boolean {
+  if (run.stopThrown || (run.stopped && error === run.stopped)) return true;
+  return executor.stopping && (error instanceof ShutdownError || run.parked instanceof ShutdownError);
 }
 
 /** The error a cancelled run ends with, once a timeout's cancellation is recorded. */
@@ -316,8 +382,12 @@ export async function resumeRun(
   mode: ResumeMode,
   /** What a batched recovery already read: the new recovery count and the recorded operations. */
   prefetched?: { attempts: number; operations: OperationRow[] },
+  /** The lock generation the run was claimed at, when it was claimed before this call (a dequeue, a batched claim). */
+  claimedAt: number = executor.lockGeneration,
 ): Promise<boolean> {
   if (executor.running.has(row.workflowID)) return true;
+  // Shutting down, or without a lock: claim nothing (the run stays PENDING for a process that can run it).
+  if (!executor.mayExecute(claimedAt)) return false;
   const { sysdb, logger } = executor;
   // A queued run goes back to its queue, so that its queue's limits still hold.
   if (mode === "recover" && row.queueName) {
@@ -358,6 +428,8 @@ export async function resumeRun(
   const invocation = {
     wantHandle: true,
     recover: {
+      executor,
+      generation: claimedAt,
       workflowID: row.workflowID,
       operations,
       queueName: row.queueName,
@@ -386,7 +458,9 @@ export async function recoverRows(executor: Executor, rows: readonly WorkflowRow
   const resumed: string[] = [];
   const queued: string[] = [];
   const here: WorkflowRow[] = [];
+  const generation = executor.lockGeneration;
   for (const row of rows) {
+    if (!executor.mayExecute(generation)) break;
     const registered = workflowByName(row.name) !== undefined;
     if (row.queueName || (!registered && row.executorID !== executor.executorID)) {
       if (await executor.sysdb.requeue(row.workflowID, row.executorID, INTERNAL_QUEUE)) queued.push(row.workflowID);
@@ -400,7 +474,7 @@ export async function recoverRows(executor: Executor, rows: readonly WorkflowRow
   // Claimed and loaded a chunk at a time: two statements per chunk, not two per run, so
   // launching with thousands of interrupted runs is quick; each chunk starts running
   // while the next one is read.
-  for (let i = 0; i < here.length; i += RECOVERY_CHUNK) {
+  for (let i = 0; i < here.length && executor.mayExecute(generation); i += RECOVERY_CHUNK) {
     const chunk = here.slice(i, i + RECOVERY_CHUNK);
     const claimed = await executor.sysdb.claimManyForRecovery(
       chunk.map((row) => ({ workflowID: row.workflowID, previousOwner: row.executorID })),
@@ -410,7 +484,7 @@ export async function recoverRows(executor: Executor, rows: readonly WorkflowRow
     for (const row of chunk) {
       const attempts = claimed.get(row.workflowID);
       if (attempts === undefined) continue; // It ended, or another executor claimed it, meanwhile.
-      if (await resumeRun(executor, row, "recover", { attempts, operations: operations.get(row.workflowID)! })) {
+      if (await resumeRun(executor, row, "recover", { attempts, operations: operations.get(row.workflowID)! }, generation)) {
         resumed.push(row.workflowID);
       }
     }
@@ -448,14 +522,14 @@ export function onCancelNotification(executor: Executor, key: string): void {
 export async function resumeWorkflow(executor: Executor, workflowID: string, options: { here?: boolean } = {}): Promise<WorkflowHandle> {
   const recorded = await executor.sysdb.getWorkflow(workflowID);
   if (!recorded) throw new WorkflowNotFoundError(workflowID);
-  if (executor.running.has(workflowID)) return new Handle(workflowID);
+  if (executor.running.has(workflowID)) return new Handle(workflowID, executor);
   const here = options.here ?? workflowByName(recorded.name) !== undefined;
   const row = await executor.sysdb.reopenWorkflow(workflowID, executor.executorID, here ? undefined : INTERNAL_QUEUE);
   if (!row) {
     throw new StepwiseError(`Workflow '${workflowID}' has already ended (${recorded.status}); only a run that has not ended can be resumed. Fork it to run it again.`);
   }
   if (here) await resumeRun(executor, row, "reopened");
-  return new Handle(workflowID);
+  return new Handle(workflowID, executor);
 }
 
 /**
@@ -478,7 +552,7 @@ export async function forkWorkflow(
   const row = await executor.sysdb.forkWorkflow(workflowID, newID, fromFunctionID, executor.executorID, here ? undefined : INTERNAL_QUEUE);
   if (!row) throw new WorkflowNotFoundError(workflowID);
   if (here) await resumeRun(executor, row, "reopened");
-  return new Handle(newID);
+  return new Handle(newID, executor);
 }
 
 /**

@@ -90,6 +90,9 @@ export const MIGRATIONS: readonly (readonly string[])[] = [
        last_tick  bigint NOT NULL
      )`,
   ],
+  // 4: the process executing each run (see process-lock.ts): a random token per process,
+  // held as an advisory lock while the process lives. Null for runs not executing yet.
+  [`ALTER TABLE stepwise.workflow_status ADD COLUMN process_token text`],
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.length;
