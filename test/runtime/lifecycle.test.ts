@@ -66,9 +66,23 @@ describe.each(databases)("a shutdown while many runs take steps, on $name", (dat
       const results = handles.map((h) => settled(h.getResult(), 20_000));
       await sleep(150);
       await Stepwise.shutdown();
-      for (const [i, outcome] of (await Promise.all(results)).entries()) {
+      const outcomes = await Promise.all(results);
+      // What the shutdown left recorded: no run failed by it.
+      await Stepwise.launch({ ...db, logLevel: "silent", recover: false });
+      try {
+        for (const handle of handles) {
+          const status = (await Stepwise.getWorkflowStatus(handle.workflowID))!;
+          expect(status.status, `${handle.workflowID}: ${status.recoveryError ?? ""}`).toMatch(/^(PENDING|SUCCESS)$/);
+        }
+      } finally {
+        await Stepwise.shutdown();
+      }
+      for (const [i, outcome] of outcomes.entries()) {
         expect(outcome, `run ${i}`).not.toHaveProperty("hung");
-        if ("error" in outcome) expect(outcome.error, `run ${i}`).toBeInstanceOf(ShutdownError);
+        if ("error" in outcome) {
+          expect(String(outcome.error), `run ${i}`).toMatch(/^ShutdownError: /);
+          expect(outcome.error, `run ${i}`).toBeInstanceOf(ShutdownError);
+        }
         else expect(outcome.value, `run ${i}`).toBe(45);
       }
       // A handle of the shut-down process says so, rather than failing on a closed pool.
