@@ -80,25 +80,27 @@ class Handle<T> implements WorkflowHandle<T> {
     this.executor = executor;
   }
 
-  private launched(): Executor {
-    const executor = this.executor ?? requireExecutor();
-    if (executor.stopping && !executor.running.has(this.workflowID)) throw new ShutdownError(this.workflowID);
-    return executor;
-  }
-
   async getStatus(): Promise<WorkflowStatus | null> {
-    const row = await this.launched().sysdb.getWorkflow(this.workflowID);
+    const row = await this.read(this.executor ?? requireExecutor());
     return row ? toStatus(row) : null;
   }
 
+  /** The run's row; once the process has shut down, a ShutdownError naming the run. */
+  private async read(executor: Executor): Promise<WorkflowRow | null> {
+    try {
+      return await executor.sysdb.getWorkflow(this.workflowID);
+    } catch (error) {
+      throw error instanceof ShutdownError ? new ShutdownError(this.workflowID) : error;
+    }
+  }
+
   async getResult(): Promise<T> {
-    const executor = this.launched();
+    const executor = this.executor ?? requireExecutor();
     // Inside a workflow (a parent waiting for a child), the wait is one of the run's: it stops with it.
     const waiter = frames.getStore()?.workflow;
     // Runs elsewhere (another executor, or waiting for recovery) are watched in the database.
     for (let delay = 20; ; delay = Math.min(delay * 2, 1000)) {
       if (waiter) throwIfStopped(waiter);
-      if (executor.stopping && !executor.running.has(this.workflowID)) throw new ShutdownError(this.workflowID);
       const local = executor.running.get(this.workflowID);
       if (local) {
         try {
@@ -109,7 +111,7 @@ class Handle<T> implements WorkflowHandle<T> {
           continue;
         }
       }
-      const row = await executor.sysdb.getWorkflow(this.workflowID);
+      const row = await this.read(executor);
       if (!row) throw new WorkflowNotFoundError(this.workflowID);
       const where = `workflow '${row.workflowID}'`;
       switch (row.status) {
@@ -128,6 +130,8 @@ class Handle<T> implements WorkflowHandle<T> {
           );
         case "PENDING":
         case "ENQUEUED":
+          // This process is shutting down: it will not see the run end (a run of its own has stopped by now).
+          if (executor.stopping) throw new ShutdownError(this.workflowID);
           await untilStop(executor, delay);
       }
     }

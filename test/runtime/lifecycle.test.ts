@@ -3,16 +3,22 @@
  * executes a run, with the default configuration (every process executor "local").
  */
 import { fileURLToPath } from "node:url";
+import path from "node:path";
+import pg from "pg";
 import { describe, expect, test } from "vitest";
 import { ConfigError, ShutdownError, Stepwise, type WorkflowHandle } from "stepwise";
-import { databases } from "../helpers/databases.js";
+import { databases, tempDir } from "../helpers/databases.js";
 import { killWorker, readLog, untilLogged, withWorkerLog } from "../helpers/crash-worker.js";
-import { longStep, ran, tenSteps, waiter } from "./fixtures/lifecycle-workflows.js";
+import { longStep, ran, tenSteps } from "./fixtures/lifecycle-workflows.js";
 
 const worker = fileURLToPath(new URL("./fixtures/lifecycle-worker.ts", import.meta.url));
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const exited = (child: import("node:child_process").ChildProcess) =>
   new Promise((resolve) => (child.exitCode !== null || child.signalCode !== null ? resolve(null) : child.once("exit", resolve)));
+
+const until = async (ok: () => boolean, ms = 20_000) => {
+  for (const end = Date.now() + ms; !ok(); await sleep(20)) if (Date.now() > end) throw new Error("never happened");
+};
 
 /** Settles within `ms`, or says it hung. */
 const settled = <T>(promise: Promise<T>, ms: number) =>
@@ -161,4 +167,39 @@ describe.runIf(postgres)("two live processes with the default configuration, on 
       await exited(second);
     });
   }, 180_000);
+});
+
+describe.runIf(postgres)("a process that loses the connection holding its lock, on postgres", () => {
+  test("stops its runs, holds a lock under a new token, and finishes them; handles keep waiting", async () => {
+    const db = await postgres!.create();
+    const logFile = path.join(tempDir("stepwise-lock-"), "log");
+    const admin = new pg.Client({ connectionString: db.databaseUrl });
+    await admin.connect();
+    try {
+      await Stepwise.launch({ ...db, logLevel: "silent" });
+      process.env.CRASH_LOG = logFile;
+      const handle = await Stepwise.startWorkflow(longStep, { workflowID: "lock-lost" })(1500);
+      await until(() => readLog(logFile).length > 0); // in the step
+      const tokenOf = async () =>
+        (await admin.query<{ token: string }>(`SELECT process_token AS token FROM stepwise.workflow_status WHERE workflow_id = 'lock-lost'`)).rows[0]!.token;
+      const before = await tokenOf();
+      // The one session of this database holding an advisory lock is the process's lock connection.
+      const { rowCount } = await admin.query(
+        `SELECT pg_terminate_backend(l.pid) FROM pg_locks l JOIN pg_database d ON d.oid = l.database
+         WHERE l.locktype = 'advisory' AND l.granted AND d.datname = current_database()`,
+      );
+      expect(rowCount).toBe(1);
+      expect(await settled(handle.getResult(), 30_000)).toEqual({ value: "done" });
+      expect(await tokenOf()).not.toBe(before);
+      // The step executing at the loss finished and recorded; the run resumed after it, in this process.
+      const lines = readLog(logFile);
+      expect(lines.filter((l) => l.startsWith("begin "))).toEqual([`begin ${process.pid}`]);
+      expect(lines.filter((l) => l.startsWith("after "))).toEqual([`after ${process.pid}`]);
+    } finally {
+      delete process.env.CRASH_LOG;
+      await Stepwise.shutdown();
+      await admin.end();
+      await db.cleanup();
+    }
+  }, 60_000);
 });
