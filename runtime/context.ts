@@ -67,7 +67,7 @@ export interface Invocation {
   /** Return a handle instead of waiting for the result. */
   wantHandle: boolean;
   /** Resume this recorded run. */
-  recover?: { executor: Executor; generation: number; workflowID: string; operations: OperationRow[]; queueName?: string | null; deadline?: WorkflowRun["deadline"] };
+  recover?: { executor: Executor; token: string; workflowID: string; operations: OperationRow[]; queueName?: string | null; deadline?: WorkflowRun["deadline"] };
   /** Enqueue the run instead of starting it. */
   queue?: QueuePlacement;
   /** Cancel the run if it has not ended this many ms after it starts executing. */

@@ -119,11 +119,6 @@ export class Executor {
   readonly stopListeners = new Set<() => void>();
   /** Told when the process lock is held again after it was lost (liveness resumes the runs stopped then). */
   readonly regainListeners = new Set<() => void>();
-  /**
-   * Counts the process lock's losses. A run claimed or started before a loss must not
-   * run on after it (another process may claim it), even if it only begins afterwards.
-   */
-  lockGeneration = 0;
   private closing: Promise<void> | undefined;
 
   constructor(
@@ -134,7 +129,6 @@ export class Executor {
   ) {
     sysdb.lock = lock;
     lock.onLost = () => {
-      this.lockGeneration++;
       this.stopRuns((workflowID) => new ProcessLockLostError(workflowID));
     };
     lock.onRegained = () => {
@@ -142,12 +136,18 @@ export class Executor {
     };
   }
 
-  /** Whether a run claimed at lock generation `generation` may still execute here. */
-  mayExecute(generation: number): boolean {
-    return !this.stopping && this.lock.held && generation === this.lockGeneration;
+  /**
+   * Whether a run recorded with process token `token` (read from `lock.token` just before
+   * the statement that claimed or started it) may execute here: not once shutdown has
+   * begun, and only under the lock this process holds now. A run claimed under a token
+   * lost meanwhile has no live owner in the database's eyes, so another process may
+   * claim it too: it must not run here, and is recovered as any run of a gone process.
+   */
+  mayExecute(token: string): boolean {
+    return !this.stopping && this.lock.held && token === this.lock.token;
   }
 
-  /** Why a run claimed at `generation` may not execute here now (see mayExecute). */
+  /** Why a run may not execute here now (see mayExecute). */
   stopReason(workflowID: string): Error {
     return this.stopping ? new ShutdownError(workflowID) : new ProcessLockLostError(workflowID);
   }

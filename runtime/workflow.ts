@@ -108,6 +108,7 @@ class Handle<T> implements WorkflowHandle<T> {
         } catch (error) {
           // Stopped here because the process lock was lost: it resumes (here or elsewhere); watch it in the database.
           if (!(local.run?.stopped === error && !executor.stopping)) throw error;
+          await untilStop(executor, delay);
           continue;
         }
       }
@@ -181,7 +182,7 @@ export function runWorkflow(name: string, args: ArrayLike<unknown>, body: () => 
 
   let handle: Promise<WorkflowHandle<unknown>>;
   if (invocation?.recover) {
-    const { workflowID, operations, queueName, deadline, generation } = invocation.recover;
+    const { workflowID, operations, queueName, deadline, token } = invocation.recover;
     const run: WorkflowRun = {
       workflowID,
       executor,
@@ -191,7 +192,7 @@ export function runWorkflow(name: string, args: ArrayLike<unknown>, body: () => 
       resumed: true,
       deadline,
     };
-    begin(executor, run, body, generation, queueName);
+    begin(executor, run, body, token, queueName);
     handle = Promise.resolve(new Handle(workflowID, executor));
   } else {
     const parent = frame?.workflow;
@@ -255,10 +256,10 @@ async function start(
     return new Handle(workflowID, executor);
   }
   if (executor.stopping) throw new ShutdownError(undefined);
-  const generation = executor.lockGeneration;
   const queue = invocation?.queue;
   // A queued run's own timeout starts when it is dequeued; only an inherited deadline is fixed now.
   const deadline = queue ? deadlineFor(undefined, inherited) : deadlineFor(invocation?.timeoutMS, inherited);
+  const token = executor.lock.token; // the one insertWorkflow records
   const outcome = await executor.sysdb.insertWorkflow(
     {
       workflowID,
@@ -272,7 +273,7 @@ async function start(
   );
   if (outcome.created) {
     // A queued run waits for a dequeuer (in this process or another) to start it.
-    if (!queue) begin(executor, { workflowID, executor, name, nextFunctionID: 0, recorded: undefined, deadline }, body, generation);
+    if (!queue) begin(executor, { workflowID, executor, name, nextFunctionID: 0, recorded: undefined, deadline }, body, token);
     return new Handle(workflowID, executor);
   }
   const existing = outcome.existing;
@@ -291,12 +292,12 @@ async function start(
 }
 
 /**
- * Executes a run in this process and tracks it until it ends. `generation` is the lock
- * generation it was claimed or started at: claimed before a lost lock (or during a
- * shutdown), it stops at its first durable operation and stays PENDING.
+ * Executes a run in this process and tracks it until it ends. `token` is the process
+ * token it was claimed or started with: one this process no longer holds (or a shutdown
+ * begun meanwhile) stops it at its first durable operation, and it stays PENDING.
  */
-function begin(executor: Executor, run: WorkflowRun, body: () => Promise<unknown>, generation: number, queueName?: string | null): void {
-  if (!executor.mayExecute(generation)) run.stopped = executor.stopReason(run.workflowID);
+function begin(executor: Executor, run: WorkflowRun, body: () => Promise<unknown>, token: string, queueName?: string | null): void {
+  if (!executor.mayExecute(token)) run.stopped = executor.stopReason(run.workflowID);
   const promise = execute(executor, run, traceWorkflow(run, body)).catch((error: unknown) => {
     // The database closed under it at shutdown: say which run, and that it stays PENDING.
     throw error instanceof ShutdownError && error.workflowID === undefined ? new ShutdownError(run.workflowID) : error;
@@ -386,12 +387,13 @@ export async function resumeRun(
   mode: ResumeMode,
   /** What a batched recovery already read: the new recovery count and the recorded operations. */
   prefetched?: { attempts: number; operations: OperationRow[] },
-  /** The lock generation the run was claimed at, when it was claimed before this call (a dequeue, a batched claim). */
-  claimedAt: number = executor.lockGeneration,
+  /** The process token the run was claimed with, when it was claimed before this call (a dequeue, a batched claim, a reopen). */
+  claimedWith?: string,
 ): Promise<boolean> {
   if (executor.running.has(row.workflowID)) return true;
   // Shutting down, or without a lock: claim nothing (the run stays PENDING for a process that can run it).
-  if (!executor.mayExecute(claimedAt)) return false;
+  let token = claimedWith ?? executor.lock.token;
+  if (!executor.mayExecute(token)) return false;
   const { sysdb, logger } = executor;
   // A queued run goes back to its queue, so that its queue's limits still hold.
   if (mode === "recover" && row.queueName) {
@@ -406,6 +408,7 @@ export async function resumeRun(
     return false;
   }
   if (mode === "recover") {
+    if (!prefetched) token = executor.lock.token; // the one claimForRecovery records
     const attempts = prefetched?.attempts ?? (await sysdb.claimForRecovery(row.workflowID, executor.executorID, row.executorID));
     if (attempts === 0) return false; // It ended, or another executor claimed it, meanwhile.
     const maxAttempts = entry.config.maxRecoveryAttempts ?? 100;
@@ -433,7 +436,7 @@ export async function resumeRun(
     wantHandle: true,
     recover: {
       executor,
-      generation: claimedAt,
+      token,
       workflowID: row.workflowID,
       operations,
       queueName: row.queueName,
@@ -462,9 +465,8 @@ export async function recoverRows(executor: Executor, rows: readonly WorkflowRow
   const resumed: string[] = [];
   const queued: string[] = [];
   const here: WorkflowRow[] = [];
-  const generation = executor.lockGeneration;
   for (const row of rows) {
-    if (!executor.mayExecute(generation)) break;
+    if (!executor.mayExecute(executor.lock.token)) break;
     const registered = workflowByName(row.name) !== undefined;
     if (row.queueName || (!registered && row.executorID !== executor.executorID)) {
       if (await executor.sysdb.requeue(row.workflowID, row.executorID, INTERNAL_QUEUE)) queued.push(row.workflowID);
@@ -478,8 +480,9 @@ export async function recoverRows(executor: Executor, rows: readonly WorkflowRow
   // Claimed and loaded a chunk at a time: two statements per chunk, not two per run, so
   // launching with thousands of interrupted runs is quick; each chunk starts running
   // while the next one is read.
-  for (let i = 0; i < here.length && executor.mayExecute(generation); i += RECOVERY_CHUNK) {
+  for (let i = 0; i < here.length && executor.mayExecute(executor.lock.token); i += RECOVERY_CHUNK) {
     const chunk = here.slice(i, i + RECOVERY_CHUNK);
+    const token = executor.lock.token; // the one claimManyForRecovery records
     const claimed = await executor.sysdb.claimManyForRecovery(
       chunk.map((row) => ({ workflowID: row.workflowID, previousOwner: row.executorID })),
       executor.executorID,
@@ -488,7 +491,7 @@ export async function recoverRows(executor: Executor, rows: readonly WorkflowRow
     for (const row of chunk) {
       const attempts = claimed.get(row.workflowID);
       if (attempts === undefined) continue; // It ended, or another executor claimed it, meanwhile.
-      if (await resumeRun(executor, row, "recover", { attempts, operations: operations.get(row.workflowID)! }, generation)) {
+      if (await resumeRun(executor, row, "recover", { attempts, operations: operations.get(row.workflowID)! }, token)) {
         resumed.push(row.workflowID);
       }
     }
@@ -528,11 +531,12 @@ export async function resumeWorkflow(executor: Executor, workflowID: string, opt
   if (!recorded) throw new WorkflowNotFoundError(workflowID);
   if (executor.running.has(workflowID)) return new Handle(workflowID, executor);
   const here = options.here ?? workflowByName(recorded.name) !== undefined;
+  const token = executor.lock.token; // the one reopenWorkflow records
   const row = await executor.sysdb.reopenWorkflow(workflowID, executor.executorID, here ? undefined : INTERNAL_QUEUE);
   if (!row) {
     throw new StepwiseError(`Workflow '${workflowID}' has already ended (${recorded.status}); only a run that has not ended can be resumed. Fork it to run it again.`);
   }
-  if (here) await resumeRun(executor, row, "reopened");
+  if (here) await resumeRun(executor, row, "reopened", undefined, token);
   return new Handle(workflowID, executor);
 }
 
@@ -553,9 +557,10 @@ export async function forkWorkflow(
   if (!recorded) throw new WorkflowNotFoundError(workflowID);
   const here = options.here ?? workflowByName(recorded.name) !== undefined;
   const newID = options.newWorkflowID ?? randomUUID();
+  const token = executor.lock.token; // the one forkWorkflow records
   const row = await executor.sysdb.forkWorkflow(workflowID, newID, fromFunctionID, executor.executorID, here ? undefined : INTERNAL_QUEUE);
   if (!row) throw new WorkflowNotFoundError(workflowID);
-  if (here) await resumeRun(executor, row, "reopened");
+  if (here) await resumeRun(executor, row, "reopened", undefined, token);
   return new Handle(newID, executor);
 }
 

@@ -139,6 +139,12 @@ export class SystemDatabase {
     this.driver = closable(driver, () => this.closed);
   }
 
+  /*
+   * Each method that writes a token reads it when called, before its first await, so a
+   * caller that reads `lock.token` just before the call knows which token the run got
+   * (a run must not execute here under a token this process no longer holds).
+   */
+
   /** The token a run started here records (a run started while the lock is lost is stopped at once, and resumed later). */
   private token(): string {
     if (!this.lock) throw new Error("SystemDatabase: no process lock set before starting runs");
@@ -524,6 +530,7 @@ export class SystemDatabase {
     workflowNames: readonly string[],
   ): Promise<WorkflowRow[]> {
     if (workflowNames.length === 0) return [];
+    const token = this.claimToken();
     return this.driver.transaction(async (tx) => {
       await tx.query(`SELECT pg_advisory_xact_lock(hashtext($1))`, [`stepwise.queue.${queueName}`]);
       const now = Date.now();
@@ -558,7 +565,7 @@ export class SystemDatabase {
            ORDER BY priority, created_at, workflow_id
            LIMIT $4 FOR UPDATE SKIP LOCKED)
          RETURNING ${WORKFLOW_COLUMNS}`,
-        [queueName, executorID, now, Math.min(capacity, 1000), workflowNames, this.claimToken()],
+        [queueName, executorID, now, Math.min(capacity, 1000), workflowNames, token],
       );
       return picked.rows.map(toWorkflow).sort((a, b) => a.priority - b.priority || a.createdAt - b.createdAt);
     });
@@ -636,6 +643,7 @@ export class SystemDatabase {
     executorID: string,
     intoQueue?: string,
   ): Promise<WorkflowRow | null> {
+    const token = intoQueue ? null : this.token();
     const row = await this.driver.transaction(async (tx) => {
       const now = Date.now();
       const inserted = await tx.query(
@@ -644,7 +652,7 @@ export class SystemDatabase {
          SELECT $2, name, $5, inputs, $3, $4::bigint, $4::bigint, CASE WHEN $6::text IS NULL THEN $4::bigint END, $6, $7
          FROM stepwise.workflow_status WHERE workflow_id = $1
          RETURNING ${WORKFLOW_COLUMNS}`,
-        [workflowID, newWorkflowID, executorID, now, intoQueue ? "ENQUEUED" : "PENDING", intoQueue ?? null, intoQueue ? null : this.token()],
+        [workflowID, newWorkflowID, executorID, now, intoQueue ? "ENQUEUED" : "PENDING", intoQueue ?? null, token],
       );
       if (inserted.rowCount !== 1) return null;
       await tx.query(
