@@ -65,7 +65,7 @@ class AdvisoryProcessLock implements ProcessLock {
   async acquire(): Promise<void> {
     for (let tries = 0; tries < 3; tries++) {
       const token = randomUUID();
-      const client = new pg.Client({ connectionString: this.url, keepAlive: true });
+      const client = new pg.Client({ connectionString: this.url, keepAlive: true, connectionTimeoutMillis: 10_000 });
       // Until it is ours, an error only fails this attempt; afterwards it means the lock is gone.
       client.on("error", () => this.lost(client));
       client.on("end", () => this.lost(client));
