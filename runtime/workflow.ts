@@ -20,7 +20,7 @@ import { currentExecutor, requireExecutor, type Executor } from "./executor.js";
 import { workflowByName } from "./registry.js";
 import { endWorkflowSpan, traceWorkflow } from "./tracing.js";
 import { deserialize, deserializeError, serialize, serializeBounded, serializeError, serializeStrict } from "./serialize.js";
-import { materialize, sleep } from "./step.js";
+import { materialize } from "./step.js";
 import { nextOperation, throwIfStopped } from "./operations.js";
 import { deadlineFor, reachedDeadline, timeoutError, watchDeadline } from "./timeouts.js";
 import {
