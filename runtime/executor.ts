@@ -12,8 +12,7 @@ import { AppDatabase, sameDatabase } from "./sysdb/app-database.js";
 import { openPGlite } from "./sysdb/pglite.js";
 import { openPostgres } from "./sysdb/pg.js";
 import { embeddedProcessLock, holdProcessLock, type ProcessLock } from "./process-lock.js";
-import { channelKey } from "./sysdb/system-database.js";
-import { SystemDatabase } from "./sysdb/system-database.js";
+import { channelKey, SystemDatabase } from "./sysdb/system-database.js";
 
 export interface LaunchConfig {
   /** A Postgres connection string for the system database. Default: env STEPWISE_DATABASE_URL, else the embedded database. */
