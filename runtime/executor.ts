@@ -113,6 +113,8 @@ export class Executor {
   readonly executing = new Set<Promise<unknown>>();
   /** Set when shutdown begins: no new work is taken, and runs stop at their next durable operation. */
   stopping = false;
+  /** Set once shutdown closes the databases: a failure of a run's database work after that is the close, not the run. */
+  closed = false;
   shutdownTimeoutMS = DEFAULT_SHUTDOWN_TIMEOUT_MS;
   /** Told when shutdown begins: waits outside runs (a handle's getResult) end then. */
   readonly stopListeners = new Set<() => void>();
@@ -254,6 +256,7 @@ export class Executor {
       for (const stop of this.stopHooks.splice(0)) await stop();
       await this.drain(deadline);
     } finally {
+      this.closed = true;
       for (const disarm of this.deadlines) disarm();
       try {
         await this.appdb?.close();

@@ -350,6 +350,7 @@ async function execute(executor: Executor, run: WorkflowRun, body: () => Promise
  */
 function halted(executor: Executor, run: WorkflowRun, error: unknown): boolean {
   if (run.stopThrown || (run.stopped && error === run.stopped)) return true;
+  if (executor.closed && run.parked) return true;
   return executor.stopping && (error instanceof ShutdownError || run.parked instanceof ShutdownError);
 }
 
