@@ -183,10 +183,13 @@ describe.runIf(postgres)("a process that loses the connection holding its lock, 
       const tokenOf = async () =>
         (await admin.query<{ token: string }>(`SELECT process_token AS token FROM stepwise.workflow_status WHERE workflow_id = 'lock-lost'`)).rows[0]!.token;
       const before = await tokenOf();
-      // The one session of this database holding an advisory lock is the process's lock connection.
+      // The session holding the advisory lock on the run's token is the process's lock connection.
       const { rowCount } = await admin.query(
-        `SELECT pg_terminate_backend(l.pid) FROM pg_locks l JOIN pg_database d ON d.oid = l.database
-         WHERE l.locktype = 'advisory' AND l.granted AND d.datname = current_database()`,
+        `SELECT pg_terminate_backend(l.pid)
+         FROM pg_locks l JOIN pg_database d ON d.oid = l.database, (SELECT hashtextextended($1, 0) AS key) k
+         WHERE l.locktype = 'advisory' AND l.granted AND d.datname = current_database() AND l.objsubid = 1
+           AND l.classid::bigint = (k.key >> 32) & 4294967295 AND l.objid::bigint = k.key & 4294967295`,
+        [before],
       );
       expect(rowCount).toBe(1);
       expect(await settled(handle.getResult(), 30_000)).toEqual({ value: "done" });
