@@ -534,6 +534,8 @@ export async function resumeWorkflow(executor: Executor, workflowID: string, opt
   const here = options.here ?? workflowByName(recorded.name) !== undefined;
   const token = executor.lock.token; // the one reopenWorkflow records
   const row = await executor.sysdb.reopenWorkflow(workflowID, executor.executorID, here ? undefined : INTERNAL_QUEUE);
+  // PENDING and executing in another live process: it is going on already; taking it would run it twice.
+  if (!row && (await executor.sysdb.getWorkflow(workflowID))?.status === "PENDING") return new Handle(workflowID, executor);
   if (!row) {
     throw new StepwiseError(`Workflow '${workflowID}' has already ended (${recorded.status}); only a run that has not ended can be resumed. Fork it to run it again.`);
   }

@@ -607,24 +607,27 @@ export class SystemDatabase {
    * Makes a cancelled or parked run (or one still PENDING or ENQUEUED) runnable again,
    * with its recovery count reset and its timeout removed (a run that timed out would
    * otherwise be cancelled again at once): PENDING and owned by `executorID`, or, when
-   * `intoQueue` is given, ENQUEUED there for whichever executor dequeues it.
+   * `intoQueue` is given, ENQUEUED there for whichever executor dequeues it. A PENDING
+   * run that another live process executes is left to it (null).
    */
   async reopenWorkflow(workflowID: string, executorID: string, intoQueue?: string): Promise<WorkflowRow | null> {
     const now = Date.now();
     const result = intoQueue
       ? await this.driver.query(
-          `UPDATE stepwise.workflow_status
+          `UPDATE stepwise.workflow_status w
            SET status = 'ENQUEUED', queue_name = $4, executor_id = $2, recovery_attempts = 0, recovery_error = NULL,
                error = NULL, timeout_ms = NULL, deadline = NULL, started_at = NULL, updated_at = $3, process_token = NULL
            WHERE workflow_id = $1 AND status IN ('CANCELLED', 'MAX_RECOVERY_ATTEMPTS_EXCEEDED', 'PENDING', 'ENQUEUED')
+             AND (status <> 'PENDING' OR ${noLiveOwner("w", "$5")})
            RETURNING ${WORKFLOW_COLUMNS}`,
-          [workflowID, executorID, now, intoQueue],
+          [workflowID, executorID, now, intoQueue, this.claimToken()],
         )
       : await this.driver.query(
-          `UPDATE stepwise.workflow_status
+          `UPDATE stepwise.workflow_status w
            SET status = 'PENDING', executor_id = $2, recovery_attempts = 0, recovery_error = NULL, updated_at = $3,
                error = NULL, timeout_ms = NULL, deadline = NULL, started_at = coalesce(started_at, $3), process_token = $4
            WHERE workflow_id = $1 AND status IN ('CANCELLED', 'MAX_RECOVERY_ATTEMPTS_EXCEEDED', 'PENDING', 'ENQUEUED')
+             AND (status <> 'PENDING' OR ${noLiveOwner("w", "$4")})
            RETURNING ${WORKFLOW_COLUMNS}`,
           [workflowID, executorID, now, this.claimToken()],
         );

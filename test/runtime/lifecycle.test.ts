@@ -148,14 +148,25 @@ describe("shutdownTimeoutMS", () => {
 
 const postgres = databases.find((d) => d.name === "postgres");
 describe.runIf(postgres)("two live processes with the default configuration, on postgres", () => {
-  test("a second process started mid-step does not run the step; once the first is killed it finishes the run within seconds", async () => {
-    await withWorkerLog(postgres!, async ({ logFile, start }) => {
+  test("a second process started mid-step does not run the step (nor resumeWorkflow); once the first is killed the second finishes the run within seconds", async () => {
+    await withWorkerLog(postgres!, async ({ logFile, start, db }) => {
       const first = start(worker, { LIFECYCLE_MODE: "long", LIFECYCLE_STEP_MS: "60000" });
       await untilLogged(logFile, first, (lines) => lines.some((l) => l.startsWith("begin ")));
       const second = start(worker, { LIFECYCLE_MODE: "join" });
       await untilLogged(logFile, second, (lines) => lines.filter((l) => l.startsWith("launched ")).length === 2);
       await sleep(5000); // its launch recovery and two passes looking for orphaned runs
       expect(readLog(logFile).filter((l) => l.startsWith("begin "))).toEqual([`begin ${first.pid}`]);
+      // Nor does resumeWorkflow from a third process take a run a live process executes.
+      await Stepwise.launch({ ...db, logLevel: "silent", executorID: "resumer" });
+      process.env.CRASH_LOG = logFile;
+      try {
+        expect((await Stepwise.resumeWorkflow("long")).workflowID).toBe("long");
+        await sleep(1000);
+        expect(readLog(logFile).filter((l) => l.startsWith("begin "))).toEqual([`begin ${first.pid}`]);
+      } finally {
+        delete process.env.CRASH_LOG;
+        await Stepwise.shutdown();
+      }
 
       await killWorker(first);
       const killedAt = Date.now();
