@@ -29,4 +29,6 @@ export {
   QueueDeduplicatedError,
   WorkflowCancelledError,
   WorkflowTimeoutError,
+  ShutdownError,
+  ProcessLockLostError,
 } from "./errors.js";

@@ -20,6 +20,7 @@ import {
   operationRow,
   parkOnFailure,
   recordInTransaction,
+  throwIfStopped,
   workflowOperationContext,
 } from "./operations.js";
 import { deserialize, serialize, serializeError, serializeStrict } from "./serialize.js";
@@ -41,7 +42,7 @@ export async function send(destinationID: string, message: unknown, topic?: stri
 }
 
 async function deliverMessage(run: WorkflowRun | undefined, functionID: number | undefined, destinationID: string, text: string, topic?: string): Promise<void> {
-  const executor = requireExecutor();
+  const executor = run?.executor ?? requireExecutor();
   const { sysdb } = executor;
   const startedAt = Date.now();
   try {
@@ -87,7 +88,7 @@ async function receive<T>(
   timeoutSeconds: number,
   span: Span | undefined,
 ): Promise<T | null> {
-  const executor = requireExecutor();
+  const { executor } = run;
   const { sysdb } = executor;
   const deadline = await durableDeadline(executor, run, deadlineOp, timeoutSeconds * 1000);
   const startedAt = Date.now();
@@ -114,8 +115,10 @@ async function receive<T>(
         span?.setAttribute("stepwise.timed_out", true);
         return record(executor, run, functionID, "Stepwise.recv", startedAt, { output: null });
       }
+      throwIfStopped(run);
       if (run.cancelled) throw new WorkflowCancelledError(run.workflowID);
       await watch.wait(deadline);
+      throwIfStopped(run);
     } finally {
       watch.close();
     }
@@ -133,7 +136,7 @@ export async function setEvent(key: string, value: unknown): Promise<void> {
 }
 
 async function publishEvent(run: WorkflowRun, functionID: number, key: string, text: string): Promise<void> {
-  const { sysdb } = requireExecutor();
+  const { sysdb } = run.executor;
   const startedAt = Date.now();
   try {
     await sysdb.driver.transaction(async (tx) => {
@@ -174,7 +177,7 @@ async function awaitEvent<T>(
   timeoutSeconds: number,
   span: Span | undefined,
 ): Promise<T | null> {
-  const executor = requireExecutor();
+  const executor = run?.executor ?? requireExecutor();
   const deadline = run
     ? await durableDeadline(executor, run, deadlineOp!, timeoutSeconds * 1000)
     : Date.now() + timeoutSeconds * 1000;
@@ -195,8 +198,10 @@ async function awaitEvent<T>(
         const row = { ...operationRow(run, functionID!, "Stepwise.getEvent", startedAt), output: value ?? serialize(null) };
         return recordRow<T | null>(executor, run, row);
       }
+      if (run) throwIfStopped(run);
       if (run?.cancelled) throw new WorkflowCancelledError(run.workflowID);
       await watch.wait(deadline);
+      if (run) throwIfStopped(run);
     } finally {
       watch.close();
     }
@@ -214,7 +219,7 @@ export async function sleep(ms: number): Promise<void> {
   const run = workflowOperationContext("Stepwise.sleep", "SW1002");
   if (!run) return plainSleep(ms);
   const op = nextOperation(run, SLEEP);
-  const executor = requireExecutor();
+  const { executor } = run;
   // A replay past its wake-up time did not sleep now, and makes no span.
   if (op.recorded && Date.now() >= materialize<number>(run, op.recorded)) return;
   // The span covers what this process does: a new sleep records its wake-up time and waits
@@ -225,6 +230,7 @@ export async function sleep(ms: number): Promise<void> {
     const watch = executor.notifier.watch(channelKey(run.workflowID));
     try {
       while (Date.now() < wakeAt) {
+        throwIfStopped(run);
         if (run.cancelled) throw new WorkflowCancelledError(run.workflowID);
         await watch.wait(wakeAt);
       }

@@ -105,10 +105,13 @@ export class QueueDispatcher {
     const options = queues.get(name)?.options ?? {};
     let localRunning = 0;
     for (const entry of executor.running.values()) if (entry.queueName === name) localRunning++;
+    // Without the process lock a dequeued run could be claimed by another process too: wait for it.
+    if (!executor.lock.held || executor.stopping) return;
+    const token = executor.lock.token;
     const rows = await executor.sysdb.dequeue(name, executor.executorID, options, localRunning, registeredWorkflowNames());
     for (const row of rows) {
-      if (this.stopped) return;
-      await resumeRun(executor, row, "dequeued");
+      // A run dequeued but not begun stays PENDING with this process's token: recovered like any run of a stopped process.
+      await resumeRun(executor, row, "dequeued", undefined, token);
       // When the run ends its slot frees up: look again (the NOTIFY covers other processes).
       executor.running.get(row.workflowID)?.promise.then(
         () => this.poke(name),

@@ -6,8 +6,7 @@
  * as they did, and take no function ID for it.
  */
 import { frames, type WorkflowRun } from "./context.js";
-import { DatabaseConnectionError } from "./errors.js";
-import { requireExecutor } from "./executor.js";
+import { DatabaseConnectionError, ShutdownError } from "./errors.js";
 import { recordRow } from "./messaging.js";
 import { nextOperation, operationRow, parkOnFailure } from "./operations.js";
 import { serialize, serializeError } from "./serialize.js";
@@ -34,11 +33,12 @@ async function readAndRecord<T>(run: WorkflowRun, functionID: number, operation:
   try {
     row.output = serialize(await read());
   } catch (error) {
-    // Not what the read found: the caller's own cancellation, or the system database failing under it.
-    if (run.cancelled) throw error;
+    // Not what the read found: the caller's own cancellation or stop (shutdown, lost process
+    // lock), or the system database failing under it.
+    if (run.cancelled || run.stopped || error instanceof ShutdownError) throw error;
     if (error instanceof DatabaseConnectionError || isConnectionError(error)) return parkOnFailure(run, error);
     row.error = serializeError(error);
   }
   row.completedAt = Date.now();
-  return recordRow<T>(requireExecutor(), run, row);
+  return recordRow<T>(run.executor, run, row);
 }

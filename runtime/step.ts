@@ -7,7 +7,7 @@
 import type { StepConfig } from "./config.js";
 import { frames, type Frame, type StepStatus, type WorkflowRun } from "./context.js";
 import { MaxStepRetriesError, NonRetryableError, StepTimeoutError, StepwiseError } from "./errors.js";
-import { currentExecutor, requireExecutor } from "./executor.js";
+import { currentExecutor } from "./executor.js";
 import { nextOperation } from "./operations.js";
 import { consoleLogger } from "./logger.js";
 import { deserialize, deserializeError, serializeBounded, serializeError } from "./serialize.js";
@@ -66,7 +66,8 @@ export function runStep<T>(config: ResolvedStepConfig, body: () => Promise<T>): 
   } catch (error) {
     return Promise.reject(error);
   }
-  return executeAndRecord(run, op.functionID, config, frame, body);
+  // Tracked, so that a shutdown lets it finish and record its outcome.
+  return run.executor.track(executeAndRecord(run, op.functionID, config, frame, body));
 }
 
 async function executeAndRecord<T>(
@@ -76,7 +77,7 @@ async function executeAndRecord<T>(
   frame: Frame,
   body: () => Promise<T>,
 ): Promise<T> {
-  const executor = requireExecutor();
+  const { executor } = run;
   const startedAt = Date.now();
   const row: OperationRow = {
     workflowID: run.workflowID,

@@ -55,8 +55,13 @@ export interface StepInfo {
   completedAt: Date;
 }
 
+/** Inside a run, the executor running it (still there while it shuts down); else the launched one. */
+function executorHere(): Executor {
+  return frames.getStore()?.workflow?.executor ?? requireExecutor();
+}
+
 async function readWorkflowSteps(workflowID: string): Promise<StepInfo[]> {
-  const rows = await requireExecutor().sysdb.loadOperations(workflowID);
+  const rows = await executorHere().sysdb.loadOperations(workflowID);
   return rows.map((row) => {
     const where = `workflow '${workflowID}', function ID ${row.functionID}`;
     return {
@@ -104,13 +109,9 @@ export class Stepwise {
     setExecutor(executor);
     executor.logger.debug(`launched on the ${executor.sysdb.description} as executor '${executor.executorID}'`);
     executor.notifier.onCancel = (key) => onCancelNotification(executor, key);
-    if (config.recover !== false) {
-      await startLiveness(executor, config.executorTimeoutSeconds ?? 60);
-      await recoverPending(executor, [executor.executorID]);
-    }
+    if (config.recover !== false) await startLiveness(executor, config.executorTimeoutSeconds ?? 60);
     const dispatcher = new QueueDispatcher(executor, config.listenQueues);
     executor.stopHooks.push(() => dispatcher.stop());
-    dispatcher.start();
     // Runs a database outage stopped here resume once it answers again.
     executor.stopHooks.push(
       every(5000, 5000, async () => {
@@ -120,14 +121,28 @@ export class Stepwise {
     if (config.retention) startRetention(executor, config.retention);
     startSchedules(executor);
     if (config.dashboard) await startDashboard(executor, config.dashboard === true ? {} : config.dashboard);
+    // Work starts last, once everything it may need is installed: a launch that fails
+    // above leaves no run half-started, and a shutdown meanwhile finds nothing to stop.
+    if (config.recover !== false) await recoverPending(executor, [executor.executorID]);
+    dispatcher.start();
   }
 
-  /** Closes the system database. Runs still in flight stay PENDING and resume at the next launch. */
+  /**
+   * A graceful drain: stops dequeuing and recovering at once; lets the steps executing
+   * now finish and record their outcome for up to `shutdownTimeoutMS` (default 10 s);
+   * every run still held here stops at its next durable operation and stays PENDING
+   * (nothing is recorded as its outcome), to resume at the next launch or in another
+   * live process. Then closes the databases. Handles made here then reject with
+   * ShutdownError for runs that have not ended.
+   */
   static async shutdown(): Promise<void> {
     const executor = currentExecutor();
     if (!executor) return;
-    setExecutor(undefined);
-    await executor.shutdown();
+    try {
+      await executor.shutdown();
+    } finally {
+      if (currentExecutor() === executor) setExecutor(undefined);
+    }
   }
 
   /** Starts a workflow and returns its handle without waiting for the result. */
@@ -182,14 +197,14 @@ export class Stepwise {
   /** A run's status, or null when no run has this ID. In a workflow, recorded: a replay sees what the first run saw. */
   static getWorkflowStatus(workflowID: string): Promise<WorkflowStatus | null> {
     return recordedRead("Stepwise.getWorkflowStatus", async () => {
-      const row = await requireExecutor().sysdb.getWorkflow(workflowID);
+      const row = await executorHere().sysdb.getWorkflow(workflowID);
       return row ? toStatus(row) : null;
     });
   }
 
   /** Runs matching the filter. In a workflow, recorded: a replay sees what the first run saw. */
   static listWorkflows(filter: WorkflowFilter = {}): Promise<WorkflowStatus[]> {
-    return recordedRead("Stepwise.listWorkflows", async () => (await requireExecutor().sysdb.listWorkflows(filter)).map(toStatus));
+    return recordedRead("Stepwise.listWorkflows", async () => (await executorHere().sysdb.listWorkflows(filter)).map(toStatus));
   }
 
   /** What a run recorded, operation by operation, in function-ID order. In a workflow, this read is recorded too. */

@@ -116,6 +116,9 @@ export const MIGRATIONS: readonly (readonly string[])[] = [
     `ALTER TABLE stepwise.workflow_status ADD COLUMN format_version integer`,
     `ALTER TABLE stepwise.workflow_status ALTER COLUMN format_version SET DEFAULT 2`,
   ],
+  // 5: the process executing each run (see process-lock.ts): a random token per process,
+  // held as an advisory lock while the process lives. Null for runs not executing yet.
+  [`ALTER TABLE stepwise.workflow_status ADD COLUMN process_token text`],
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.length;
