@@ -159,6 +159,21 @@ export class BuildSession {
     return undefined;
   }
 
+  /**
+   * typeCheck in a dev server, which transforms edited files without a new build: the
+   * program is built again (incrementally) on the next transform after a change, keeping
+   * the build's IDs. Returns an error message, or undefined.
+   */
+  refreshProgram(bundlerTsconfig?: string): string | undefined {
+    if (!this.options.typeCheck) return undefined;
+    try {
+      this.program = updateProgram(this.loadTs(), this.program, this.options.tsconfig ?? bundlerTsconfig, this.cwd, this.display);
+    } catch (e) {
+      return (e as Error).message;
+    }
+    return undefined;
+  }
+
   /** The tsconfig and the program's own files (typeCheck), for the bundler's watch mode: a change to one the rules read rebuilds. */
   get watchFiles(): readonly string[] {
     return this.program?.watchFiles ?? [];
