@@ -26,6 +26,10 @@ export const unplugin: UnpluginInstance<StepwisePluginOptions | undefined, false
     let session: BuildSession | undefined;
     // typeCheck in a dev server: a file changed since the program was built.
     let programStale = false;
+    // Rollup and Vite's build stop at the first this.error: errors wait for buildEnd, so one
+    // build reports every file's (as esbuild and webpack do). A dev server reports each file's at once.
+    let deferErrors = meta.framework === "rollup";
+    let deferred: string[] = [];
     const sessionOf = () => (session ??= new BuildSession(options, { cwd: resolve(root ?? process.cwd()), host }));
 
     return {
@@ -35,6 +39,7 @@ export const unplugin: UnpluginInstance<StepwisePluginOptions | undefined, false
         const s = sessionOf();
         const error = s.start();
         programStale = false;
+        deferred = [];
         if (error) throw new Error(error);
         // Watch mode rebuilds when a file the type-aware rules read changes, even one the bundle never loads.
         for (const f of s.watchFiles) this.addWatchFile(f);
@@ -57,9 +62,10 @@ export const unplugin: UnpluginInstance<StepwisePluginOptions | undefined, false
           const report = s.transform(path, code);
           if (!report) return undefined;
           for (const w of report.warnings) this.warn(formatHostMessage(w, "warning"));
-          // One message with every error of the file: Rollup and Vite stop at the first this.error.
           if (report.errors.length > 0) {
-            this.error(report.errors.map((e) => formatHostMessage(e, "error")).join("\n"));
+            const text = report.errors.map((e) => formatHostMessage(e, "error")).join("\n");
+            if (deferErrors) deferred.push(text);
+            else this.error(text);
             return undefined;
           }
           if (report.contents === undefined) return undefined;
@@ -68,10 +74,12 @@ export const unplugin: UnpluginInstance<StepwisePluginOptions | undefined, false
       },
       buildEnd() {
         session?.end();
+        if (deferred.length > 0) throw new Error(`stepwise: ${deferred.length} file(s) with errors; fix them and build again:\n${deferred.join("\n")}`);
       },
       vite: {
         configResolved(config) {
           root ??= config.root;
+          deferErrors = config.command === "build";
         },
       },
       webpack(compiler) {
