@@ -15,12 +15,17 @@ export interface RegisteredWorkflow {
   config: WorkflowConfig;
 }
 
+/** Set by a dev-server host (stepwise/vite's configureServer) in the process that runs the modules it serves. */
+export const HOT_RELOAD = Symbol.for("stepwise.hotReload");
+
 const byName = new Map<string, RegisteredWorkflow>();
 const byFunction = new WeakMap<AnyFunction, RegisteredWorkflow>();
 
 export function registerWorkflow(name: string, fn: AnyFunction, thisArg: unknown, config: WorkflowConfig): void {
   const existing = byName.get(name);
-  if (existing && existing.fn !== fn) {
+  // A dev server's hot update runs the edited module again: its new function takes the ID
+  // (the compile-time rule SW1006 still reports two definitions of one ID).
+  if (existing && existing.fn !== fn && !(globalThis as Record<symbol, unknown>)[HOT_RELOAD]) {
     throw new ConfigError(
       `Two workflows are registered as '${name}'. Each workflow needs its own ID: rename one, ` +
         `or give it an explicit { name } in its config.`,

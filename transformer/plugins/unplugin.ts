@@ -81,6 +81,12 @@ export const unplugin: UnpluginInstance<StepwisePluginOptions | undefined, false
           root ??= config.root;
           deferErrors = config.command === "build";
         },
+        configureServer() {
+          // The dev server runs SSR modules in this process and runs an edited one again on a hot
+          // update: the runtime then lets its workflows take their IDs again instead of
+          // refusing a second registration (runtime/registry.ts).
+          (globalThis as Record<symbol, unknown>)[Symbol.for("stepwise.hotReload")] = true;
+        },
       },
       webpack(compiler) {
         root ??= compiler.options.context;
