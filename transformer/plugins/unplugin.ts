@@ -85,7 +85,7 @@ export const unplugin: UnpluginInstance<StepwisePluginOptions | undefined, false
           // The dev server runs SSR modules in this process and runs an edited one again on a hot
           // update: the runtime then lets its workflows take their IDs again instead of
           // refusing a second registration (runtime/registry.ts).
-          (globalThis as Record<symbol, unknown>)[Symbol.for("stepwise.hotReload")] = true;
+          (globalThis as Record<symbol, unknown>)[Symbol.for("stepwise.reregister")] = true;
         },
       },
       webpack(compiler) {
