@@ -1,13 +1,15 @@
 /**
  * The order service of the transformer's e2e project (tagged steps, a tagged static method,
  * an aliased marker) built by every toolchain, each with its real bundler and the plugin
- * from its public entry: esbuild, Vite, Rollup, webpack, Rspack and bun. Every build runs
- * the workflow; each writes the same manifest; and a run SIGKILLed mid-workflow under one
- * toolchain's build finishes under ANOTHER's with no completed step run again, in a ring
- * through all of them (the IDs agree across toolchains).
+ * from its public entry: esbuild, Vite, Rollup, webpack, Rspack and bun (Bun.build, and
+ * bun's runtime plugin). Each writes the same manifest, and a run SIGKILLed mid-workflow
+ * under one toolchain's build finishes under ANOTHER's with no completed step run again,
+ * in a ring through all of them (so each build both starts and finishes a run, and the IDs
+ * agree across toolchains).
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { existsSync, readFileSync, rmSync } from "node:fs";
+import { spawn } from "node:child_process";
+import { existsSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { startAndKill } from "../helpers/hold-and-kill.js";
 import { bundlerProject, mustSucceed, REPO, runBuild, sh, TOOLCHAINS, type Toolchain } from "./harness.js";
@@ -59,12 +61,6 @@ describe.each(TOOLCHAINS)("%s", (tool) => {
     for (const id of ["Payments.charge", "reserve", "notify", "checkout"]) expect(new RegExp(`["'\`]${id.replace(".", "\\.")}["'\`]`).test(code), id).toBe(true);
   }, 120_000);
 
-  it("runs the workflow durably", () => {
-    const id = `wf-${tool}`;
-    expect(line(node(entryOf(tool), ["start", id]), "RESULT")).toEqual(RESULT);
-    expect(line(node(entryOf(tool), ["steps", id]), "STEPS")).toEqual(EXPECTED_STEPS);
-  }, 60_000);
-
   it("maps a stack trace from inside a step to the .ts line", () => {
     const src = readFileSync(join(dir, "src/orders.ts"), "utf8").split("\n");
     const lineNo = src.findIndex((l) => l.includes("EXPLODE_LINE")) + 1;
@@ -96,4 +92,33 @@ describe("across toolchains", () => {
     },
     90_000,
   );
+});
+
+describe("bun's runtime plugin (Bun.plugin in a preload)", () => {
+  const BUN = join(REPO, "node_modules/.bin/bun");
+  const bun = (args: string[]) => mustSucceed(sh(BUN, ["--preload", "./preload.ts", "src/main.ts", ...args], dir), `bun src/main.ts ${args.join(" ")}`);
+
+  beforeAll(() => {
+    writeFileSync(join(dir, "preload.ts"), `import stepwise from "stepwise/bun";\nBun.plugin(stepwise());\n`);
+  });
+
+  it("bun runs the TypeScript sources with the tags compiled in as they load", () => {
+    expect(line(bun(["start", "bun-runtime"]), "RESULT")).toEqual(RESULT);
+    expect(line(bun(["steps", "bun-runtime"]), "STEPS")).toEqual(EXPECTED_STEPS);
+  }, 60_000);
+
+  it("a run SIGKILLed under bun's runtime finishes under the Vite build (node)", async () => {
+    const id = "ring-bun-runtime";
+    rmSync(join(dir, "effects.log"), { force: true });
+    rmSync(join(dir, "held"), { force: true });
+    const child = spawn(BUN, ["--preload", "./preload.ts", "src/main.ts", "start", id], { cwd: dir, env: { ...process.env, SW_HOLD: "1" }, stdio: "ignore" });
+    const exited = new Promise((res) => child.on("exit", (code, signal) => res(signal ?? code)));
+    for (const deadline = Date.now() + 60_000; !existsSync(join(dir, "held")); await new Promise((r) => setTimeout(r, 50)))
+      if (child.exitCode !== null || Date.now() > deadline) throw new Error("bun never reached the hold step");
+    child.kill("SIGKILL");
+    expect(await exited).toBe("SIGKILL");
+    expect(effects()).toEqual(["reserve", "charge", "hold"]);
+    expect(line(node(entryOf("vite"), ["recover", id]), "RESULT")).toEqual(RESULT);
+    expect(effects()).toEqual(["reserve", "charge", "hold", "hold", "notify"]);
+  }, 90_000);
 });
