@@ -59,7 +59,7 @@ describe.each(TOOLCHAINS)("%s", (tool) => {
     const code = readFileSync(join(dir, entryOf(tool)), "utf8");
     // Minifiers rename the helper and may requote strings; the IDs are fixed strings.
     for (const id of ["Payments.charge", "reserve", "notify", "checkout"]) expect(new RegExp(`["'\`]${id.replace(".", "\\.")}["'\`]`).test(code), id).toBe(true);
-  }, 120_000);
+  }, 600_000);
 
   it("maps a stack trace from inside a step to the .ts line", () => {
     const src = readFileSync(join(dir, "src/orders.ts"), "utf8").split("\n");
@@ -67,10 +67,16 @@ describe.each(TOOLCHAINS)("%s", (tool) => {
     const stack = line(node(entryOf(tool), ["trace"]), "STACK") as string;
     expect(stack).toContain("exploded inside a step");
     expect(stack.split("\n")[1]).toMatch(new RegExp(`src/orders\\.ts:${lineNo}:\\d+\\)?$`));
-  }, 60_000);
+  }, 180_000);
 });
 
 describe("across toolchains", () => {
+  // The embedded database is created once here (PGlite's initdb is slow on a loaded machine),
+  // not inside the first start the ring SIGKILLs.
+  beforeAll(() => {
+    node(entryOf("esbuild"), ["steps", "none"]);
+  }, 300_000);
+
   it("every toolchain writes the same manifest for the same sources", () => {
     const manifests = TOOLCHAINS.map((t) => readFileSync(join(dir, `out/${t}.manifest.json`), "utf8"));
     expect(JSON.parse(manifests[0]!).operations.map((o: { id: string }) => o.id)).toEqual(["Payments.charge", "checkout", "explode", "hold", "notify", "reserve"]);
@@ -90,7 +96,7 @@ describe("across toolchains", () => {
       expect(effects()).toEqual(["reserve", "charge", "hold", "hold", "notify"]);
       expect(line(node(entryOf(second), ["steps", id]), "STEPS")).toEqual(EXPECTED_STEPS);
     },
-    90_000,
+    300_000,
   );
 });
 
@@ -105,7 +111,7 @@ describe("bun's runtime plugin (Bun.plugin in a preload)", () => {
   it("bun runs the TypeScript sources with the tags compiled in as they load", () => {
     expect(line(bun(["start", "bun-runtime"]), "RESULT")).toEqual(RESULT);
     expect(line(bun(["steps", "bun-runtime"]), "STEPS")).toEqual(EXPECTED_STEPS);
-  }, 60_000);
+  }, 180_000);
 
   it("a run SIGKILLed under bun's runtime finishes under the Vite build (node)", async () => {
     const id = "ring-bun-runtime";
@@ -120,5 +126,5 @@ describe("bun's runtime plugin (Bun.plugin in a preload)", () => {
     expect(effects()).toEqual(["reserve", "charge", "hold"]);
     expect(line(node(entryOf("vite"), ["recover", id]), "RESULT")).toEqual(RESULT);
     expect(effects()).toEqual(["reserve", "charge", "hold", "hold", "notify"]);
-  }, 90_000);
+  }, 300_000);
 });

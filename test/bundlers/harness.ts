@@ -4,11 +4,22 @@
  * per toolchain, run in a fresh process as a user's would, each with the plugin from its
  * public entry (stepwise/vite, stepwise/rollup, ...) and the manifest option.
  */
+import { spawnSync, type SpawnSyncReturns } from "node:child_process";
 import { symlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { makeProject, mustSucceed, REPO, sh, tempDir } from "../esbuild/harness.js";
+import { makeProject, mustSucceed, REPO, tempDir } from "../esbuild/harness.js";
 
-export { REPO, sh, mustSucceed, tempDir };
+export { REPO, mustSucceed, tempDir };
+
+/**
+ * A command to its end. The bundlers and `next build` are slow on a loaded 2-core machine
+ * (the whole suite runs two files at a time), so the limit is generous: 10 minutes.
+ */
+export function sh(cmd: string, args: string[], cwd: string, env: NodeJS.ProcessEnv = {}): SpawnSyncReturns<string> {
+  const r = spawnSync(cmd, args, { cwd, env: { ...process.env, ...env }, encoding: "utf8", timeout: 600_000 });
+  if (r.error) throw r.error;
+  return r;
+}
 
 export const TOOLCHAINS = ["esbuild", "vite", "rollup", "webpack", "rspack", "bun"] as const;
 export type Toolchain = (typeof TOOLCHAINS)[number];

@@ -52,7 +52,7 @@ describe("next build (Turbopack) and next start", () => {
     const t = Date.now();
     mustSucceed(sh(process.execPath, [NEXT, "build"], dir, ENV), "next build");
     console.log(`next build (Turbopack): ${((Date.now() - t) / 1000).toFixed(1)} s`);
-  }, 300_000);
+  }, 660_000);
 
   it("compiles the tags into the server bundle with their IDs", () => {
     const code = serverChunks(dir);
@@ -85,7 +85,7 @@ describe("next build (Turbopack) and next start", () => {
       child.kill("SIGTERM");
       await new Promise((r) => (child.exitCode !== null ? r(null) : child.once("exit", r)));
     }
-  }, 120_000);
+  }, 300_000);
 });
 
 describe("next build --webpack", () => {
@@ -96,7 +96,7 @@ describe("next build --webpack", () => {
     const t = Date.now();
     mustSucceed(sh(process.execPath, [NEXT, "build", "--webpack", "--experimental-build-mode=compile"], dir, ENV), "next build --webpack");
     console.log(`next build --webpack (compile): ${((Date.now() - t) / 1000).toFixed(1)} s`);
-  }, 300_000);
+  }, 660_000);
 
   it("compiles the tags in, and writes the manifest the esbuild plugin writes for the same sources", async () => {
     expect(serverChunks(dir)).toMatch(/name:\s*["'`]Payments\.charge["'`]/);

@@ -35,7 +35,7 @@ export default defineConfig({
   // node_modules/stepwise is a symlink to this repo here: keep its node_modules path, so
   // vitest treats it as the installed package it is for a user (externalized, not inlined).
   resolve: { preserveSymlinks: true },
-  test: { include: ["test/**/*.test.ts"], hookTimeout: 60_000, testTimeout: 60_000 },
+  test: { include: ["test/**/*.test.ts"], hookTimeout: 240_000, testTimeout: 120_000 },
 });
 `;
 }
@@ -68,12 +68,12 @@ describe("vitest with stepwise/vite", () => {
     const r = userVitest();
     expect(r.output).toMatch(/1 passed/);
     expect(r.status, r.output).toBe(0);
-  }, 120_000);
+  }, 300_000);
 
   it("without the plugin, the same test fails: the workflow was never compiled in", () => {
     writeFileSync(join(dir, "vitest.config.ts"), config(false));
     const r = userVitest();
     expect(r.status).not.toBe(0);
     expect(r.output).toMatch(/1 failed/);
-  }, 120_000);
+  }, 300_000);
 });

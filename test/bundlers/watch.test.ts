@@ -29,7 +29,7 @@ describe("vite dev server", () => {
     dirs.push(dir);
     writeFileSync(join(dir, "dev.mjs"), DEV_SCRIPT);
     out = mustSucceed(sh(process.execPath, ["dev.mjs"], dir, { STEPWISE_LOG_LEVEL: "error" }), "vite dev script");
-  }, 180_000);
+  }, 600_000);
 
   const line = (prefix: string) => {
     const l = out.split("\n").find((x) => x.startsWith(prefix + " "));
@@ -155,7 +155,7 @@ describe("watch mode", () => {
     } finally {
       await watcher.close();
     }
-  }, 90_000);
+  }, 180_000);
 
   it.each(["webpack", "rspack"] as const)("%s watch picks up an edit that adds an error, then the fix", async (tool) => {
     const dir = project();
@@ -180,5 +180,5 @@ describe("watch mode", () => {
     } finally {
       await new Promise((r) => watching.close(r));
     }
-  }, 90_000);
+  }, 180_000);
 });

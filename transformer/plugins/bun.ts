@@ -40,6 +40,9 @@ export function stepwise(options: StepwisePluginOptions = {}): BunPlugin {
 
 function setupRuntime(build: RuntimeBuilder, options: StepwisePluginOptions): void {
   const session = new BuildSession(options, { cwd: resolve(options.root ?? process.cwd()), host: "stepwise/bun" });
+  // typeCheck: one program for the process, built before the first file loads.
+  const error = session.start();
+  if (error) throw new Error(error);
   build.onLoad({ filter: options.includeNodeModules ? ANY_SOURCE : OWN_SOURCES }, (args) => {
     const text = readFileSync(args.path, "utf8");
     const report = session.transform(args.path, text);
