@@ -11,6 +11,9 @@
  * core/rewrite-text.ts), with an inline source map that esbuild composes with its own,
  * and handed to esbuild with the loader it would have used anyway.
  *
+ * The per-file work, the caches, SW1006 across the bundle, typeCheck and the manifest live in
+ * session.ts, shared with the unplugin hosts (plugins/); this file is the esbuild glue.
+ *
  * TypeScript (a dependency of this package) is loaded on the first file that needs it,
  * with a V8 code cache (esbuild/load-typescript.ts); a file rewritten by an earlier build
  * comes from the file cache (esbuild/file-cache.ts) without it.

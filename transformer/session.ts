@@ -105,6 +105,8 @@ function fileResult(outcome: FileOutcome, text: string, sf: Source): FileResult 
 
 export class BuildSession {
   readonly cwd: string;
+  private readonly host: string;
+  private readonly cacheDir: string | false;
   private tsi: TS | undefined;
   private loaded: LoadedTypeScript | undefined;
   private readonly fileCache: FileCache | undefined;
@@ -130,9 +132,6 @@ export class BuildSession {
     // The syntactic mode's results by file text; typeCheck's depend on other files, so they are not kept.
     this.fileCache = cacheDir && !options.typeCheck ? new FileCache(join(cacheDir, "files"), fingerprint(options.typescript)) : undefined;
   }
-
-  private readonly host: string;
-  private readonly cacheDir: string | false;
 
   readonly display = (f: string): string => {
     const rel = relative(this.cwd, f);
