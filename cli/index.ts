@@ -4,6 +4,7 @@ import { Command } from "commander";
 import { registerUiCommand } from "./ui.js";
 import { registerWorkflowCommands } from "./workflows.js";
 import { registerCheckCommand } from "./check.js";
+import { registerVerifyCommand } from "./verify.js";
 
 const program = new Command("stepwise")
   .description("Durable steps for TypeScript: inspect and manage workflow runs")
@@ -14,6 +15,7 @@ const program = new Command("stepwise")
 registerWorkflowCommands(program);
 registerUiCommand(program);
 registerCheckCommand(program);
+registerVerifyCommand(program);
 
 try {
   await program.parseAsync(process.argv);
