@@ -23,7 +23,7 @@ export function transformHint(p: ProcessFacts = currentProcess()): string {
   if (p.env.NEXT_RUNTIME) return `under Next.js, wrap the config with withStepwise(nextConfig) from "stepwise/next"`;
   if (/stepwise[\\/].*register|stepwise\/register/.test(args))
     return `stepwise/register is loaded, so the file defining it was not rewritten: files under node_modules are left alone, and a file loaded before the hook was registered is too`;
-  if (/[\\/]tsx[\\/]|\btsx\b/.test(args)) return `under tsx, run tsx --import stepwise/register ${p.main ? shortName(p.main) : "app.ts"}`;
+  if (/[\\/]tsx[\\/]|(?:^|\s)tsx(?:\/|\s|$)/.test(args)) return `under tsx, run tsx --import stepwise/register ${p.main ? shortName(p.main) : "app.ts"}`;
   if (/ts-node/.test(args)) return `ts-node runs no Stepwise transform: run tsx --import stepwise/register, or build with tspc`;
   if (p.main && /\.[cm]?tsx?$/.test(p.main)) return `run node --import stepwise/register ${shortName(p.main)} (Node 22.6+ strips the types)`;
   return (

@@ -14,7 +14,8 @@ process.setSourceMapsEnabled(true);
 
 type RegisterHooks = (hooks: { load: typeof import("./loader.js").loadSync }) => void;
 const registerHooks = (mod as unknown as { registerHooks?: RegisterHooks }).registerHooks;
-const underTsx = process.execArgv.some((a) => /[\\/]tsx[\\/]/.test(a));
+// tsx's CLI passes its loader by path; `node --import tsx` by name.
+const underTsx = process.execArgv.some((a) => a === "tsx" || a.startsWith("tsx/") || /[\\/]tsx[\\/]/.test(a));
 
 if (registerHooks && !underTsx) {
   const { loadSync } = await import("./loader.js");
