@@ -5,6 +5,7 @@ import { registerUiCommand } from "./ui.js";
 import { registerWorkflowCommands } from "./workflows.js";
 import { registerCheckCommand } from "./check.js";
 import { registerVerifyCommand } from "./verify.js";
+import { registerBuildCommand } from "./build.js";
 
 const program = new Command("stepwise")
   .description("Durable steps for TypeScript: inspect and manage workflow runs")
@@ -16,6 +17,7 @@ registerWorkflowCommands(program);
 registerUiCommand(program);
 registerCheckCommand(program);
 registerVerifyCommand(program);
+registerBuildCommand(program);
 
 try {
   await program.parseAsync(process.argv);
