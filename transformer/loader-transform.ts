@@ -126,6 +126,7 @@ function compiled(path: string, text: string, commonjs: boolean): string {
       inlineSourceMap: true,
       inlineSources: true,
       declaration: false,
+      emitDeclarationOnly: false,
       noEmit: false,
     },
     transformers: { before: [createBeforeTransformer(tsi, undefined)] },

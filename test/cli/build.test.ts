@@ -59,7 +59,7 @@ afterAll(() => {
   if (dir) rmSync(dir, { recursive: true, force: true });
 });
 
-describe("TypeScript 7: tsc, then stepwise build's rewrite of the emitted JavaScript", () => {
+describe("TypeScript 7: tsc, then stepwise build's rewrite of the emitted JavaScript", { timeout: 240_000 }, () => {
   it("plain TS 7 tsc output fails stepwise verify; stepwise build's output runs the workflow durably with tspc's IDs", () => {
     mustSucceed(sh(process.execPath, [join(dir, "node_modules/typescript/bin/tsc"), "-p", "tsconfig.json"], dir), "TS 7 tsc");
     expect(runVerify({ output: "dist7", cwd: dir }).problems.map((p) => p.id)).toContain("Payments.charge");
@@ -93,7 +93,7 @@ describe("TypeScript 7: tsc, then stepwise build's rewrite of the emitted JavaSc
   });
 });
 
-describe("TypeScript 6 through ts-patch", () => {
+describe("TypeScript 6 through ts-patch", { timeout: 240_000 }, () => {
   it("tspc (ts-patch 3.3) on TypeScript 6 rewrites the tags; ts-patch 4 on Node 24 does too", () => {
     writeFileSync(join(dir, "tsconfig.6.json"), tsconfig("dist6", true));
     const ts6 = { TSP_COMPILER_TS_PATH: toolchains.typescript6() };

@@ -87,7 +87,7 @@ afterAll(() => {
   if (dir && !process.env.KEEP_E2E) rmSync(dir, { recursive: true, force: true });
 });
 
-describe("node --import stepwise/register, no build step", () => {
+describe("node --import stepwise/register, no build step", { timeout: 240_000 }, () => {
   it("Node 22 type stripping: runs the workflow durably, with tspc's step IDs", () => {
     expect(line(run(node22, "src/main-strip.ts", ["start", "wf-22"]), "RESULT")).toEqual(RESULT);
     expect(line(run(node22, "src/main-strip.ts", ["steps", "wf-22"]), "STEPS")).toEqual(EXPECTED_STEPS);
@@ -114,13 +114,13 @@ describe("node --import stepwise/register, no build step", () => {
   });
 });
 
-describe("tsx --import stepwise/register on Node 20", () => {
+describe("tsx --import stepwise/register on Node 20", { timeout: 240_000 }, () => {
   it("SIGKILLed mid-workflow under tsx, Node 24 with the loader finishes it", async () => {
     await crashAndRecover(tsx20Direct, node24);
   });
 });
 
-describe("what the loader leaves alone, and what it refuses", () => {
+describe("what the loader leaves alone, and what it refuses", { timeout: 240_000 }, () => {
   it("plain JavaScript on Node 20: tagged functions in an .mjs file are durable", () => {
     writeFiles(dir, {
       "js/app.mjs": [
