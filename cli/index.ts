@@ -4,6 +4,8 @@ import { Command } from "commander";
 import { registerUiCommand } from "./ui.js";
 import { registerWorkflowCommands } from "./workflows.js";
 import { registerCheckCommand } from "./check.js";
+import { registerVerifyCommand } from "./verify.js";
+import { registerBuildCommand } from "./build.js";
 import { readFileSync } from "node:fs";
 
 // The package's own package.json: two folders up when built (dist/cli), one from source.
@@ -29,6 +31,8 @@ const program = new Command("stepwise")
 registerWorkflowCommands(program);
 registerUiCommand(program);
 registerCheckCommand(program);
+registerVerifyCommand(program);
+registerBuildCommand(program);
 
 try {
   await program.parseAsync(process.argv);

@@ -20,6 +20,7 @@ import { loadTracing } from "./tracing.js";
 import { deprecatePatch, patched } from "./patching.js";
 import { recordedRead } from "./reads.js";
 import { every } from "./timer.js";
+import { transformHint } from "./transform-hint.js";
 import { startLiveness } from "./liveness.js";
 import { enqueueByName, placementOf, type StartWorkflowOptions } from "./enqueue.js";
 import { defineSchedule, startSchedules, type ScheduleOptions } from "./schedule.js";
@@ -152,9 +153,10 @@ export class Stepwise {
   ): (...args: Parameters<F>) => Promise<WorkflowHandle<Awaited<ReturnType<F>>>> {
     const registered = workflowOf(wf);
     if (!registered) {
+      const name = typeof wf === "function" && wf.name ? wf.name : "this function";
       throw new StepwiseError(
-        `startWorkflow() needs a workflow: tag the function /** @workflow */ (built with the Stepwise transformer) ` +
-          `or wrap it with workflow(fn, { name }).`,
+        `startWorkflow() got ${name}, which is not a workflow. If it is tagged /** @workflow */, the Stepwise transformer did not run ` +
+          `on its file, so it is plain code and nothing in it is durable: ${transformHint()}. Otherwise wrap it with workflow(fn, { name }).`,
       );
     }
     const queue = placementOf(options, "startWorkflow");
