@@ -2,54 +2,8 @@ import fs from "node:fs";
 import path from "node:path";
 import { PGlite } from "@electric-sql/pglite";
 import { DatabaseConnectionError } from "../errors.js";
+import { acquireDirectoryLock } from "./file-lock.js";
 import type { Queryable, QueryResult, SqlDriver } from "./driver.js";
-
-/**
- * PGlite serves one process at a time. A lock file holding the owner's PID turns a
- * second process into a clear error instead of a corrupted database. A lock left by
- * a process that no longer exists (it was killed) is taken over.
- */
-function acquireLock(lockPath: string): () => void {
-  for (let tries = 0; tries < 3; tries++) {
-    try {
-      fs.writeFileSync(lockPath, String(process.pid), { flag: "wx" });
-      return () => {
-        try {
-          if (fs.readFileSync(lockPath, "utf8") === String(process.pid)) fs.unlinkSync(lockPath);
-        } catch {
-          // Already gone: nothing to release.
-        }
-      };
-    } catch (error) {
-      if ((error as NodeJS.ErrnoException).code !== "EEXIST") throw error;
-      const owner = Number.parseInt(fs.readFileSync(lockPath, "utf8"), 10);
-      if (Number.isInteger(owner) && owner !== process.pid && isAlive(owner)) {
-        throw new DatabaseConnectionError(
-          `The embedded database in ${path.dirname(lockPath)} is in use by process ${owner}. ` +
-            `The embedded database (PGlite) serves one process at a time: stop that process, ` +
-            `or point every process at one Postgres server with STEPWISE_DATABASE_URL.`,
-        );
-      }
-      if (owner === process.pid) {
-        throw new DatabaseConnectionError(
-          `The embedded database in ${path.dirname(lockPath)} is already open in this process; ` +
-            `call Stepwise.shutdown() before launching again.`,
-        );
-      }
-      fs.rmSync(lockPath, { force: true });
-    }
-  }
-  throw new DatabaseConnectionError(`Cannot take the lock ${lockPath}; remove it if no process uses the database.`);
-}
-
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === "EPERM";
-  }
-}
 
 function wrap(db: Pick<PGlite, "query">): Queryable {
   return {
@@ -73,7 +27,8 @@ export async function openPGlite(dataDir: string): Promise<SqlDriver> {
   } else {
     const dir = path.resolve(dataDir);
     fs.mkdirSync(dir, { recursive: true });
-    release = acquireLock(path.join(dir, "stepwise.lock"));
+    // PGlite serves one process at a time: a second one gets a clear error, not a corrupted database.
+    release = acquireDirectoryLock(dir);
     try {
       db = await PGlite.create(path.join(dir, "pgdata"));
     } catch (cause) {
