@@ -1,8 +1,9 @@
 /**
  * Connection exhaustion without touching the shared server's settings: a fresh role
  * with a CONNECTION LIMIT, owning a fresh database. `exhaust(ms)` is the other client
- * of a bad day: it takes every free slot of the role, ends the role's other sessions
- * (the runtime's pool) and takes their slots too, holds them all for `ms`, then lets go.
+ * of a bad day: it takes every free slot of the role, holds them for `ms`, then lets
+ * go; with `endOthers` it first ends the role's other sessions (the runtime's pool) and
+ * takes their slots too.
  */
 import pg from "pg";
 import { serverUrl } from "./databases.js";
@@ -10,7 +11,9 @@ import { serverUrl } from "./databases.js";
 export interface LimitedDatabase {
   /** The role's connection string for the fresh database. */
   url: string;
-  exhaust(ms: number): Promise<void>;
+  exhaust(ms: number, options?: { endOthers?: boolean }): Promise<void>;
+  /** A superuser's connection string for the same database. */
+  adminUrl: string;
   cleanup(): Promise<void>;
 }
 
@@ -34,6 +37,8 @@ export async function createLimitedDatabase(connectionLimit: number): Promise<Li
   url.username = name;
   url.password = "";
   url.pathname = `/${name}`;
+  const adminUrl = new URL(serverUrl!);
+  adminUrl.pathname = `/${name}`;
 
   /** Opens connections as the role until the server refuses one; returns them. */
   async function takeFreeSlots(): Promise<pg.Client[]> {
@@ -53,12 +58,13 @@ export async function createLimitedDatabase(connectionLimit: number): Promise<Li
 
   return {
     url: url.toString(),
-    async exhaust(ms) {
+    adminUrl: adminUrl.toString(),
+    async exhaust(ms, { endOthers = true } = {}) {
       const started = Date.now();
       const held = await takeFreeSlots();
       // End the role's other sessions and take their slots as they free, until the
       // others hold none (they reconnect with backoff; this client does not wait).
-      for (;;) {
+      while (endOthers) {
         const others = await admin((c) =>
           c.query(`SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE usename = $1 AND NOT (pid = ANY($2::int[]))`, [
             name,
