@@ -5,6 +5,7 @@
 import type { StepConfig } from "./config.js";
 import { frames, type StepStatus } from "./context.js";
 import { ConfigError, StepwiseError } from "./errors.js";
+import { checkIdentifier } from "./identifiers.js";
 import { currentExecutor, Executor, requireExecutor, setExecutor, type LaunchConfig } from "./executor.js";
 import { consoleLogger, prefixed, type Logger } from "./logger.js";
 import { step } from "./markers.js";
@@ -158,10 +159,12 @@ export class Stepwise {
 
   /** A handle on a recorded run (its status is null when no run has this ID). */
   static retrieveWorkflow<T = unknown>(workflowID: string): WorkflowHandle<T> {
+    checkIdentifier(workflowID, "Stepwise.retrieveWorkflow: workflowID");
     return handleFor<T>(workflowID);
   }
 
   static async getWorkflowStatus(workflowID: string): Promise<WorkflowStatus | null> {
+    checkIdentifier(workflowID, "Stepwise.getWorkflowStatus: workflowID");
     const row = await requireExecutor().sysdb.getWorkflow(workflowID);
     return row ? toStatus(row) : null;
   }
@@ -172,6 +175,7 @@ export class Stepwise {
 
   /** What a run recorded, operation by operation, in function-ID order. */
   static async listWorkflowSteps(workflowID: string): Promise<StepInfo[]> {
+    checkIdentifier(workflowID, "Stepwise.listWorkflowSteps: workflowID");
     const rows = await requireExecutor().sysdb.loadOperations(workflowID);
     return rows.map((row) => {
       const where = `workflow '${workflowID}', function ID ${row.functionID}`;
@@ -190,6 +194,7 @@ export class Stepwise {
 
   /** Cancels a run that has not ended: it stops at its next durable operation, wherever it runs. */
   static cancelWorkflow(workflowID: string): Promise<boolean> {
+    checkIdentifier(workflowID, "Stepwise.cancelWorkflow: workflowID");
     return cancelWorkflow(requireExecutor(), workflowID);
   }
 
@@ -200,6 +205,7 @@ export class Stepwise {
    * Returns false when no run has this ID.
    */
   static deleteWorkflow(workflowID: string, options: { deleteChildren?: boolean } = {}): Promise<boolean> {
+    checkIdentifier(workflowID, "Stepwise.deleteWorkflow: workflowID");
     return deleteWorkflow(requireExecutor(), workflowID, options);
   }
 
@@ -218,6 +224,7 @@ export class Stepwise {
    * it has the workflow, else by whichever executor has it (through the internal queue).
    */
   static resumeWorkflow<T = unknown>(workflowID: string): Promise<WorkflowHandle<T>> {
+    checkIdentifier(workflowID, "Stepwise.resumeWorkflow: workflowID");
     return resumeWorkflow(requireExecutor(), workflowID) as Promise<WorkflowHandle<T>>;
   }
 
@@ -230,6 +237,8 @@ export class Stepwise {
     fromFunctionID: number,
     options: { newWorkflowID?: string } = {},
   ): Promise<WorkflowHandle<T>> {
+    checkIdentifier(workflowID, "Stepwise.forkWorkflow: workflowID");
+    checkIdentifier(options.newWorkflowID, "Stepwise.forkWorkflow: newWorkflowID");
     return forkWorkflow(requireExecutor(), workflowID, fromFunctionID, options) as Promise<WorkflowHandle<T>>;
   }
 
