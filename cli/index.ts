@@ -4,6 +4,7 @@ import { Command } from "commander";
 import { registerUiCommand } from "./ui.js";
 import { registerWorkflowCommands } from "./workflows.js";
 import { registerCheckCommand } from "./check.js";
+import { registerDataCommands } from "./data.js";
 import { printError } from "./terminal.js";
 
 const program = new Command("stepwise")
@@ -15,6 +16,7 @@ const program = new Command("stepwise")
 registerWorkflowCommands(program);
 registerUiCommand(program);
 registerCheckCommand(program);
+registerDataCommands(program);
 
 try {
   await program.parseAsync(process.argv);
