@@ -3,12 +3,21 @@ import { createRequire } from "node:module";
 import path from "node:path";
 import { DatabaseConnectionError } from "../errors.js";
 
-// fs-native-extensions ships prebuilt binaries for every platform Node runs on (no
-// install script), and is CommonJS with no types: loaded through require.
-const fsx = createRequire(import.meta.url)("fs-native-extensions") as {
+interface FileLocks {
   tryLock(fd: number): boolean;
   unlock(fd: number): void;
-};
+}
+
+let fileLocks: FileLocks | undefined;
+
+/**
+ * fs-native-extensions ships prebuilt binaries for every platform Node runs on (no
+ * install script), and is CommonJS with no types: loaded through require, and only
+ * when the embedded database is opened, so a bundle that uses Postgres needs no addon.
+ */
+function locks(): FileLocks {
+  return (fileLocks ??= createRequire(import.meta.url)("fs-native-extensions") as FileLocks);
+}
 
 /** Folders whose lock this process holds: a second launch here gets its own message. */
 const heldHere = new Set<string>();
@@ -27,7 +36,7 @@ export function acquireDirectoryLock(dir: string): () => void {
   const fd = fs.openSync(lockPath, fs.constants.O_RDWR | fs.constants.O_CREAT, 0o644);
   let locked: boolean;
   try {
-    locked = fsx.tryLock(fd);
+    locked = locks().tryLock(fd);
   } catch (error) {
     fs.closeSync(fd);
     throw new DatabaseConnectionError(
@@ -60,7 +69,7 @@ export function acquireDirectoryLock(dir: string): () => void {
     // The file stays: removing a lock file while another process waits on it would let
     // a third one lock a new file of the same name.
     try {
-      fsx.unlock(fd);
+      locks().unlock(fd);
     } finally {
       fs.closeSync(fd);
     }
