@@ -3,10 +3,6 @@
  * database, bringing a backup back, and checking that every table can be read.
  */
 import type { Command } from "commander";
-import { checkTables } from "../runtime/sysdb/doctor.js";
-import { dumpEmbedded, restoreEmbedded } from "../runtime/sysdb/embedded-backup.js";
-import { openPGlite } from "../runtime/sysdb/pglite.js";
-import { openPostgres } from "../runtime/sysdb/pg.js";
 import { connectionOf } from "./connection.js";
 import { json, table } from "./format.js";
 import { print } from "./terminal.js";
@@ -30,6 +26,7 @@ export function registerDataCommands(program: Command): void {
     .description("back up the embedded database to a file (a gzipped archive); stop the application first")
     .action(async (file: string, _opts, command: Command) => {
       const dataDir = embeddedOnly(command, "stepwise dump");
+      const { dumpEmbedded } = await import("../runtime/sysdb/embedded-backup.js");
       const bytes = await dumpEmbedded(dataDir, file);
       print(`dumped the embedded database in ${dataDir} to ${file} (${bytes} bytes)`);
     });
@@ -39,6 +36,7 @@ export function registerDataCommands(program: Command): void {
     .description("restore a file from `stepwise dump` into --data-dir, which must hold no database")
     .action(async (file: string, _opts, command: Command) => {
       const dataDir = embeddedOnly(command, "stepwise restore");
+      const { restoreEmbedded } = await import("../runtime/sysdb/embedded-backup.js");
       await restoreEmbedded(file, dataDir);
       print(`restored ${file} into ${dataDir}`);
     });
@@ -50,6 +48,10 @@ export function registerDataCommands(program: Command): void {
     .action(async (opts, command: Command) => {
       const { databaseUrl, dataDir } = connectionOf(command);
       const url = databaseUrl ?? (process.env.STEPWISE_DATABASE_URL || undefined);
+      // Loaded here, like the runtime in the other commands: `stepwise --help` stays quick.
+      const { checkTables } = await import("../runtime/sysdb/doctor.js");
+      const { openPGlite } = await import("../runtime/sysdb/pglite.js");
+      const { openPostgres } = await import("../runtime/sysdb/pg.js");
       const driver = url ? await openPostgres(url, { reconnectSeconds: 0 }) : await openPGlite(dataDir ?? (process.env.STEPWISE_DATA_DIR || DEFAULT_DATA_DIR));
       let reports;
       try {

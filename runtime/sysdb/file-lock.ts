@@ -16,7 +16,9 @@ let fileLocks: FileLocks | undefined;
  * when the embedded database is opened, so a bundle that uses Postgres needs no addon.
  */
 function locks(): FileLocks {
-  return (fileLocks ??= createRequire(import.meta.url)("fs-native-extensions") as FileLocks);
+  // A CommonJS bundle has a require and no import.meta; an ES module the reverse.
+  const load = typeof require === "function" ? require : createRequire(import.meta.url);
+  return (fileLocks ??= load("fs-native-extensions") as FileLocks);
 }
 
 /** Folders whose lock this process holds: a second launch here gets its own message. */

@@ -111,7 +111,7 @@ describe("damaged embedded data", () => {
     expect(report.code).toBe(1);
     expect(report.out).toMatch(/stepwise\.operation_outputs\s+DAMAGED: could not read block/);
     expect(report.out).toMatch(/stepwise\.workflow_status\s+5\s+ok/);
-  });
+  }, 180_000);
 
   test("stepwise dump and restore bring every run back; a restore never overwrites a database", async () => {
     const source = copy("to-dump");
@@ -136,7 +136,7 @@ describe("damaged embedded data", () => {
     const healthy = stepwise(["--data-dir", target, "doctor"]);
     expect(healthy.code).toBe(0);
     expect(healthy.out).toMatch(/tables read, 0 damaged/);
-  });
+  }, 180_000);
 });
 
 const postgres = databases.find((d) => d.name === "postgres");

@@ -50,7 +50,7 @@ describe("the CLI escapes control characters", () => {
     expect(outputs[0]!.out).toContain("evil\\x1b[2J-1");
     expect(outputs[2]!.out).toContain("\\x1b]0;pwned\\x07\\x9b31m");
     expect(outputs[4]!.err).toContain("nope\\x1b]0;x\\x07");
-  });
+  }, 180_000);
 });
 
 describe("secrets in connection strings", () => {

@@ -70,7 +70,7 @@ describe("the embedded database's lock", () => {
     expect(stderr).not.toContain("already open in this process");
     expect(code).toBe(0);
     expect(readLog(logFile).filter((l) => l.startsWith("result"))).toEqual([`result ${[...Array(20).keys()].reduce((a, i) => a + i * i, 0)}`]);
-  });
+  }, 180_000);
 
   test("a stale lock naming a PID that now belongs to an unrelated live process does not block", async () => {
     const dir = tempDir();
