@@ -23,7 +23,7 @@ describe.each(databases)("dashboard hardening on $name", (database) => {
     dashboard = await startDashboard({ port: 0 });
     base = `http://127.0.0.1:${dashboard.port}`;
     await (await Stepwise.startWorkflow(big, { workflowID: "big-1" })()).getResult();
-  });
+  }, 180_000);
   afterAll(async () => {
     await dashboard?.close();
     await Stepwise.shutdown();
