@@ -4,6 +4,7 @@
  * transformer validates a tag's config literal against the same description
  * at compile time, so both report the same keys, types and ranges.
  */
+import { identifierProblem } from "./identifiers.js";
 
 export type OperationKind = "step" | "workflow" | "transaction";
 
@@ -109,7 +110,7 @@ export function checkValue(spec: KeySpec, value: unknown): string | undefined {
     case "string":
       if (typeof value !== "string") return `must be a string, got ${describe(value)}`;
       if (spec.nonEmpty && value.length === 0) return "must not be empty";
-      return undefined;
+      return identifierProblem(value);
     case "boolean":
       return typeof value === "boolean" ? undefined : `must be true or false, got ${describe(value)}`;
     case "number": {

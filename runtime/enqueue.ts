@@ -8,6 +8,7 @@ import { frames } from "./context.js";
 import { ConfigError, StepwiseError, WorkflowConflictError } from "./errors.js";
 import type { Executor } from "./executor.js";
 import type { Queue } from "./queue.js";
+import { checkIdentifier } from "./identifiers.js";
 import { serializeStrict } from "./serialize.js";
 import { INTERNAL_QUEUE, type QueuePlacement } from "./sysdb/system-database.js";
 import { handleFor, type WorkflowHandle } from "./workflow.js";
@@ -37,6 +38,9 @@ export const MAX_PRIORITY = 2 ** 31 - 1;
 
 /** Checks placement options and returns the queue placement (undefined: no queue); throws ConfigError naming `caller`. */
 export function placementOf(options: StartWorkflowOptions, caller: string): QueuePlacement | undefined {
+  checkIdentifier(options.workflowID, `${caller}: workflowID`);
+  checkIdentifier(options.deduplicationID, `${caller}: deduplicationID`);
+  if (typeof options.queue === "string") checkIdentifier(options.queue, `${caller}: queue`);
   if ((options.deduplicationID !== undefined || options.priority !== undefined) && options.queue === undefined) {
     throw new ConfigError(`${caller}: deduplicationID and priority apply to queued runs; give a queue too.`);
   }
@@ -62,6 +66,7 @@ export async function enqueueByName<T>(
   args: unknown[],
 ): Promise<WorkflowHandle<T>> {
   if (typeof name !== "string" || name === "") throw new ConfigError("Stepwise.enqueue needs the workflow's name.");
+  checkIdentifier(name, "Stepwise.enqueue: the workflow's name");
   const frame = frames.getStore();
   if (frame?.workflow || frame?.step || frame?.transaction) {
     throw new StepwiseError(

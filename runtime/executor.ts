@@ -4,6 +4,7 @@
  */
 import type { DashboardOptions } from "./dashboard/server.js";
 import { ConfigError, ProcessLockLostError, ShutdownError, StepwiseError } from "./errors.js";
+import { checkIdentifier } from "./identifiers.js";
 import type { WorkflowRun } from "./context.js";
 import type { RetentionSchedule } from "./retention.js";
 import { consoleLogger, type LogLevel, type Logger } from "./logger.js";
@@ -188,6 +189,7 @@ export class Executor {
     if (config.reconnectSeconds !== undefined && !(typeof config.reconnectSeconds === "number" && config.reconnectSeconds >= 0)) {
       throw new ConfigError(`launch option 'reconnectSeconds' must be a number, 0 or more, got ${config.reconnectSeconds}`);
     }
+    checkIdentifier(config.executorID ?? (process.env.STEPWISE_EXECUTOR_ID || undefined), "launch option 'executorID' (or STEPWISE_EXECUTOR_ID)");
     const appUrl = config.applicationDatabaseUrl;
     if (appUrl !== undefined && (typeof appUrl !== "string" || appUrl === "")) {
       throw new ConfigError(

@@ -23,6 +23,7 @@ import {
   throwIfStopped,
   workflowOperationContext,
 } from "./operations.js";
+import { checkIdentifier } from "./identifiers.js";
 import { deserialize, serialize, serializeError, serializeStrict } from "./serialize.js";
 import { materialize, resolveStepConfig, runStep, sleep as plainSleep } from "./step.js";
 import { channelKey, WAKE_CHANNEL } from "./sysdb/system-database.js";
@@ -33,6 +34,8 @@ const SLEEP = "Stepwise.sleep";
 
 /** Sends a message to a workflow's inbox, on a topic. Exactly once, also when the sender is replayed. */
 export async function send(destinationID: string, message: unknown, topic?: string): Promise<void> {
+  checkIdentifier(destinationID, "Stepwise.send: destinationID");
+  checkIdentifier(topic, "Stepwise.send: topic");
   const run = workflowOperationContext("Stepwise.send", "SW1002");
   const text = serializeStrict(message, "the message");
   const op = run ? nextOperation(run, "Stepwise.send") : undefined;
@@ -71,6 +74,7 @@ async function deliverMessage(run: WorkflowRun | undefined, functionID: number |
  * `timeoutSeconds` (default 60) for one; null when none came in time.
  */
 export async function recv<T = unknown>(topic?: string, timeoutSeconds = DEFAULT_TIMEOUT_SECONDS): Promise<T | null> {
+  checkIdentifier(topic, "Stepwise.recv: topic");
   const run = workflowOperationContext("Stepwise.recv", "SW1002");
   if (!run) throw new StepwiseError("Stepwise.recv can only be called in a workflow: it reads that workflow's inbox.");
   const deadlineOp = nextOperation(run, SLEEP);
@@ -127,6 +131,7 @@ async function receive<T>(
 
 /** Publishes a key-value pair of this workflow's state; the latest value wins. */
 export async function setEvent(key: string, value: unknown): Promise<void> {
+  checkIdentifier(key, "Stepwise.setEvent: key");
   const run = workflowOperationContext("Stepwise.setEvent", "SW1002");
   if (!run) throw new StepwiseError("Stepwise.setEvent can only be called in a workflow: events belong to a workflow.");
   const text = serializeStrict(value, "the event value");
@@ -159,6 +164,8 @@ export async function getEvent<T = unknown>(
   key: string,
   timeoutSeconds = DEFAULT_TIMEOUT_SECONDS,
 ): Promise<T | null> {
+  checkIdentifier(workflowID, "Stepwise.getEvent: workflowID");
+  checkIdentifier(key, "Stepwise.getEvent: key");
   const run = workflowOperationContext("Stepwise.getEvent", "SW1002");
   const deadlineOp = run ? nextOperation(run, SLEEP) : undefined;
   const op = run ? nextOperation(run, "Stepwise.getEvent") : undefined;

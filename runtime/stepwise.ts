@@ -5,6 +5,7 @@
 import type { StepConfig } from "./config.js";
 import { frames, type StepStatus } from "./context.js";
 import { ConfigError, StepwiseError } from "./errors.js";
+import { checkIdentifier } from "./identifiers.js";
 import { currentExecutor, Executor, requireExecutor, setExecutor, type LaunchConfig } from "./executor.js";
 import { consoleLogger, prefixed, type Logger } from "./logger.js";
 import { step } from "./markers.js";
@@ -193,11 +194,13 @@ export class Stepwise {
 
   /** A handle on a recorded run (its status is null when no run has this ID). */
   static retrieveWorkflow<T = unknown>(workflowID: string): WorkflowHandle<T> {
+    checkIdentifier(workflowID, "Stepwise.retrieveWorkflow: workflowID");
     return handleFor<T>(workflowID);
   }
 
   /** A run's status, or null when no run has this ID. In a workflow, recorded: a replay sees what the first run saw. */
-  static getWorkflowStatus(workflowID: string): Promise<WorkflowStatus | null> {
+  static async getWorkflowStatus(workflowID: string): Promise<WorkflowStatus | null> {
+    checkIdentifier(workflowID, "Stepwise.getWorkflowStatus: workflowID");
     return recordedRead("Stepwise.getWorkflowStatus", async () => {
       const row = await executorHere().sysdb.getWorkflow(workflowID);
       return row ? toStatus(row) : null;
@@ -210,12 +213,14 @@ export class Stepwise {
   }
 
   /** What a run recorded, operation by operation, in function-ID order. In a workflow, this read is recorded too. */
-  static listWorkflowSteps(workflowID: string): Promise<StepInfo[]> {
+  static async listWorkflowSteps(workflowID: string): Promise<StepInfo[]> {
+    checkIdentifier(workflowID, "Stepwise.listWorkflowSteps: workflowID");
     return recordedRead("Stepwise.listWorkflowSteps", () => readWorkflowSteps(workflowID));
   }
 
   /** Cancels a run that has not ended: it stops at its next durable operation, wherever it runs. */
   static cancelWorkflow(workflowID: string): Promise<boolean> {
+    checkIdentifier(workflowID, "Stepwise.cancelWorkflow: workflowID");
     return cancelWorkflow(requireExecutor(), workflowID);
   }
 
@@ -226,6 +231,7 @@ export class Stepwise {
    * Returns false when no run has this ID.
    */
   static deleteWorkflow(workflowID: string, options: { deleteChildren?: boolean } = {}): Promise<boolean> {
+    checkIdentifier(workflowID, "Stepwise.deleteWorkflow: workflowID");
     return deleteWorkflow(requireExecutor(), workflowID, options);
   }
 
@@ -244,6 +250,7 @@ export class Stepwise {
    * it has the workflow, else by whichever executor has it (through the internal queue).
    */
   static resumeWorkflow<T = unknown>(workflowID: string): Promise<WorkflowHandle<T>> {
+    checkIdentifier(workflowID, "Stepwise.resumeWorkflow: workflowID");
     return resumeWorkflow(requireExecutor(), workflowID) as Promise<WorkflowHandle<T>>;
   }
 
@@ -256,6 +263,8 @@ export class Stepwise {
     fromFunctionID: number,
     options: { newWorkflowID?: string } = {},
   ): Promise<WorkflowHandle<T>> {
+    checkIdentifier(workflowID, "Stepwise.forkWorkflow: workflowID");
+    checkIdentifier(options.newWorkflowID, "Stepwise.forkWorkflow: newWorkflowID");
     return forkWorkflow(requireExecutor(), workflowID, fromFunctionID, options) as Promise<WorkflowHandle<T>>;
   }
 

@@ -235,7 +235,7 @@ export class SystemDatabase {
                VALUES ($1, $2, 'ENQUEUED', $3, $4, $5, $5, $6, $7, $8, $9, $10)
                ON CONFLICT (workflow_id) DO NOTHING
                RETURNING queue_name)
-             SELECT pg_notify('${QUEUE_CHANNEL}', queue_name) FROM inserted`,
+             SELECT pg_notify('${QUEUE_CHANNEL}', md5(queue_name)) FROM inserted`,
             [row.workflowID, row.name, row.inputs, row.executorID, now, queue.queueName, queue.deduplicationID ?? null, queue.priority ?? 0, timeoutMS, deadline],
           )
         : await this.driver.query(
@@ -273,7 +273,7 @@ export class SystemDatabase {
          SET status = $2, output = $3, error = $4, recovery_error = NULL, deduplication_id = NULL, updated_at = $5
          WHERE workflow_id = $1 AND status = 'PENDING'
          RETURNING queue_name)
-       SELECT 1 AS done, CASE WHEN queue_name IS NOT NULL THEN pg_notify('${QUEUE_CHANNEL}', queue_name) END FROM updated`,
+       SELECT 1 AS done, CASE WHEN queue_name IS NOT NULL THEN pg_notify('${QUEUE_CHANNEL}', md5(queue_name)) END FROM updated`,
       [workflowID, status, output, error, Date.now()],
       "stepwise_complete_workflow",
     );
@@ -606,7 +606,7 @@ export class SystemDatabase {
        RETURNING queue_name`,
       [workflowID, Date.now(), previousOwner, fallbackQueue, this.claimToken()],
     );
-    if (result.rows[0]) await this.notify(QUEUE_CHANNEL, result.rows[0].queue_name);
+    if (result.rows[0]) await this.notify(QUEUE_CHANNEL, queueKey(result.rows[0].queue_name));
     return result.rowCount === 1;
   }
 
@@ -654,7 +654,7 @@ export class SystemDatabase {
            RETURNING ${WORKFLOW_COLUMNS}`,
           [workflowID, executorID, now, this.claimToken()],
         );
-    if (intoQueue && result.rowCount === 1) await this.notify(QUEUE_CHANNEL, intoQueue);
+    if (intoQueue && result.rowCount === 1) await this.notify(QUEUE_CHANNEL, queueKey(intoQueue));
     return result.rows[0] ? toWorkflow(result.rows[0]) : null;
   }
 
@@ -702,7 +702,7 @@ export class SystemDatabase {
       );
       return toWorkflow(inserted.rows[0]!);
     });
-    if (row && intoQueue) await this.notify(QUEUE_CHANNEL, intoQueue);
+    if (row && intoQueue) await this.notify(QUEUE_CHANNEL, queueKey(intoQueue));
     return row;
   }
 
@@ -889,6 +889,11 @@ export const CANCEL_CHANNEL = "stepwise_cancel";
  * workflow) go there, and whichever executor has the workflow runs them.
  */
 export const INTERNAL_QUEUE = "_stepwise_internal";
+
+/** The NOTIFY payload on QUEUE_CHANNEL standing for a queue: md5(queue_name) in SQL, the same here. */
+export function queueKey(queueName: string): string {
+  return createHash("md5").update(queueName, "utf8").digest("hex");
+}
 
 /** The NOTIFY payload standing for a waiter's key (a workflow's inbox and topic, an event, ...). */
 export function channelKey(...parts: (string | null)[]): string {
