@@ -14,6 +14,7 @@ import { existsSync, statSync } from "node:fs";
 import { createRequire } from "node:module";
 import { dirname, isAbsolute, relative, resolve, sep } from "node:path";
 import { analyzeProgram, type SwDiagnostic } from "../transformer/core/index.js";
+import { escapeControl } from "./terminal.js";
 
 export interface CheckOptions {
   /** tsconfig.json, or the folder holding it (default: ./tsconfig.json). */
@@ -135,8 +136,8 @@ export function registerCheckCommand(program: Command): void {
     .action((opts: { project: string; format: string }) => {
       if (opts.format !== "text" && opts.format !== "json") throw new Error(`--format must be text or json, got '${opts.format}'`);
       const result = runCheck({ project: opts.project, format: opts.format });
-      for (const note of result.notes) process.stderr.write(note + "\n");
-      process.stdout.write(result.output);
+      for (const note of result.notes) process.stderr.write(escapeControl(note) + "\n");
+      process.stdout.write(escapeControl(result.output));
       process.exitCode = result.exitCode;
     });
 }

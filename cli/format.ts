@@ -1,7 +1,10 @@
 /** Plain-text tables for the terminal, and the JSON form every command also offers. */
+import { escapeControl } from "./terminal.js";
 
 export function table(rows: Record<string, string>[], columns: string[]): string {
   if (rows.length === 0) return "(none)";
+  // Escaped before measuring, so that columns line up as printed.
+  rows = rows.map((r) => Object.fromEntries(Object.entries(r).map(([k, v]) => [k, escapeControl(v)])));
   const widths = columns.map((c) => Math.max(c.length, ...rows.map((r) => (r[c] ?? "").length)));
   const line = (cells: string[]) => cells.map((cell, i) => cell.padEnd(widths[i]!)).join("  ").trimEnd();
   return [line(columns), line(widths.map((w) => "-".repeat(w))), ...rows.map((r) => line(columns.map((c) => r[c] ?? "")))].join("\n");

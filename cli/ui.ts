@@ -5,6 +5,8 @@
  */
 import type { Command } from "commander";
 import { Stepwise } from "../runtime/index.js";
+import { print } from "./terminal.js";
+import { connectionOf } from "./connection.js";
 
 export function registerUiCommand(program: Command): void {
   program
@@ -16,7 +18,7 @@ export function registerUiCommand(program: Command): void {
     .action(async (opts, command: Command) => {
       const port = Number(opts.port);
       if (!Number.isInteger(port) || port < 0 || port > 65535) throw new Error(`--port must be a port number, got '${opts.port}'`);
-      const { databaseUrl, dataDir } = command.optsWithGlobals<{ databaseUrl?: string; dataDir?: string }>();
+      const { databaseUrl, dataDir } = connectionOf(command);
       const { dashboardAccess, startDashboard } = await import("../runtime/dashboard/server.js");
       // Refused before the database is opened: no token off loopback, a bad port.
       dashboardAccess({ port, host: opts.host, token: opts.token });
@@ -28,7 +30,14 @@ export function registerUiCommand(program: Command): void {
         await Stepwise.shutdown();
         throw error;
       }
-      console.log(`Stepwise dashboard on ${dashboard.url}`);
+      print(`Stepwise dashboard on ${dashboard.url}`);
+      if (dashboard.needsToken) {
+        // The token is not printed: terminals and CI logs keep what they show.
+        print(
+          `It needs its token (${opts.token ? "the one given with --token" : "env STEPWISE_UI_TOKEN"}): ` +
+            `open ${dashboard.url}?token=<token> once in a browser, or send "Authorization: Bearer <token>".`,
+        );
+      }
       const stop = async () => {
         await dashboard.close();
         await Stepwise.shutdown();

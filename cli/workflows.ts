@@ -6,16 +6,13 @@
 import type { Command } from "commander";
 import { Stepwise, type WorkflowState } from "../runtime/index.js";
 import { brief, duration, json, table, time } from "./format.js";
-
-interface ConnectionOptions {
-  databaseUrl?: string;
-  dataDir?: string;
-}
+import { print } from "./terminal.js";
+import { connectionOf } from "./connection.js";
 
 const STATES: WorkflowState[] = ["ENQUEUED", "PENDING", "SUCCESS", "ERROR", "CANCELLED", "MAX_RECOVERY_ATTEMPTS_EXCEEDED"];
 
 async function withStepwise<T>(command: Command, fn: () => Promise<T>): Promise<T> {
-  const { databaseUrl, dataDir } = command.optsWithGlobals<ConnectionOptions>();
+  const { databaseUrl, dataDir } = connectionOf(command);
   await Stepwise.launch({ databaseUrl, dataDir, recover: false, listenQueues: [], logLevel: "error", executorID: "stepwise-cli" });
   try {
     return await fn();
@@ -67,8 +64,8 @@ export function registerWorkflowCommands(program: Command): void {
           limit,
         }),
       );
-      if (opts.json) return console.log(json(runs));
-      console.log(
+      if (opts.json) return print(json(runs));
+      print(
         table(
           runs.map((r) => ({
             ID: r.workflowID,
@@ -99,9 +96,9 @@ export function registerWorkflowCommands(program: Command): void {
         return { ...status, ...outcome };
       });
       if (!shown) throw new Error(`no workflow has the ID '${workflowID}'`);
-      if (opts.json) return console.log(json(shown));
+      if (opts.json) return print(json(shown));
       for (const [key, value] of Object.entries(shown)) {
-        console.log(`${key.padEnd(17)} ${value instanceof Date ? time(value) : value instanceof Error ? `${value.name}: ${value.message}` : brief(value, 200)}`);
+        print(`${key.padEnd(17)} ${value instanceof Date ? time(value) : value instanceof Error ? `${value.name}: ${value.message}` : brief(value, 200)}`);
       }
     });
 
@@ -111,8 +108,8 @@ export function registerWorkflowCommands(program: Command): void {
     .option("--json", "print JSON")
     .action(async (workflowID: string, opts, command: Command) => {
       const steps = await withStepwise(command, () => Stepwise.listWorkflowSteps(workflowID));
-      if (opts.json) return console.log(json(steps));
-      console.log(
+      if (opts.json) return print(json(steps));
+      print(
         table(
           steps.map((s) => ({
             ID: String(s.functionID),
@@ -146,7 +143,7 @@ export function registerWorkflowCommands(program: Command): void {
       const handle = await withStepwise(command, () =>
         Stepwise.enqueue(workflowName, { workflowID: opts.id, queue: opts.queue, timeoutMS }, ...(args as unknown[])),
       );
-      console.log(`enqueued ${workflowName} as ${handle.workflowID}`);
+      print(`enqueued ${workflowName} as ${handle.workflowID}`);
     });
 
   workflows
@@ -155,15 +152,17 @@ export function registerWorkflowCommands(program: Command): void {
     .action(async (workflowID: string, _opts, command: Command) => {
       const cancelled = await withStepwise(command, () => Stepwise.cancelWorkflow(workflowID));
       if (!cancelled) throw new Error(`workflow '${workflowID}' was not cancelled: it does not exist or has already ended`);
-      console.log(`cancelled ${workflowID}`);
+      print(`cancelled ${workflowID}`);
     });
 
   workflows
     .command("resume <workflowID>")
     .description("resume a cancelled or parked run from its last recorded step (an executor with the workflow runs it)")
     .action(async (workflowID: string, _opts, command: Command) => {
-      await withStepwise(command, () => Stepwise.resumeWorkflow(workflowID));
-      console.log(`resumed ${workflowID}: queued for an executor that has its workflow`);
+      const status = await withStepwise(command, async () => (await Stepwise.resumeWorkflow(workflowID)).getStatus());
+      // Resuming a run that already ended does nothing (idempotent, as in DBOS): say so.
+      if (status?.status === "SUCCESS" || status?.status === "ERROR") print(`${workflowID} has already ended (${status.status}); nothing to resume`);
+      else print(`resumed ${workflowID}: queued for an executor that has its workflow`);
     });
 
   workflows
@@ -175,7 +174,7 @@ export function registerWorkflowCommands(program: Command): void {
       const from = Number(opts.from);
       if (!Number.isInteger(from) || from < 0) throw new Error(`--from must be a function ID (0 or more), got '${opts.from}'`);
       const handle = await withStepwise(command, () => Stepwise.forkWorkflow(workflowID, from, { newWorkflowID: opts.id }));
-      console.log(`forked ${workflowID} from function ID ${from} as ${handle.workflowID}`);
+      print(`forked ${workflowID} from function ID ${from} as ${handle.workflowID}`);
     });
 
   workflows
@@ -185,7 +184,7 @@ export function registerWorkflowCommands(program: Command): void {
     .action(async (workflowID: string, opts, command: Command) => {
       const deleted = await withStepwise(command, () => Stepwise.deleteWorkflow(workflowID, { deleteChildren: Boolean(opts.children) }));
       if (!deleted) throw new Error(`no workflow has the ID '${workflowID}'`);
-      console.log(`deleted ${workflowID}`);
+      print(`deleted ${workflowID}`);
     });
 
   workflows
@@ -201,7 +200,7 @@ export function registerWorkflowCommands(program: Command): void {
       }
       const olderThan = opts.olderThan === undefined ? undefined : parseCutoff(opts.olderThan);
       const deleted = await withStepwise(command, () => Stepwise.garbageCollect({ olderThan, keepNewest }));
-      console.log(`deleted ${deleted} ended run(s)`);
+      print(`deleted ${deleted} ended run(s)`);
     });
 
   program
@@ -209,7 +208,7 @@ export function registerWorkflowCommands(program: Command): void {
     .description("hand the PENDING runs of executors that are gone to the executors still running")
     .action(async (executorIDs: string[], _opts, command: Command) => {
       const handles = await withStepwise(command, () => Stepwise.recoverPendingWorkflows(executorIDs));
-      console.log(`${handles.length} pending run(s) of ${executorIDs.join(", ")} queued for the running executors`);
-      for (const handle of handles) console.log(`  ${handle.workflowID}`);
+      print(`${handles.length} pending run(s) of ${executorIDs.join(", ")} queued for the running executors`);
+      for (const handle of handles) print(`  ${handle.workflowID}`);
     });
 }

@@ -4,6 +4,7 @@
  * transformer validates a tag's config literal against the same description
  * at compile time, so both report the same keys, types and ranges.
  */
+import { identifierProblem } from "./identifiers.js";
 
 export type OperationKind = "step" | "workflow" | "transaction";
 
@@ -44,7 +45,7 @@ export type AnyConfig = StepConfig | WorkflowConfig | TransactionConfig;
 export type KeySpec =
   | { type: "string"; nonEmpty?: boolean }
   | { type: "boolean" }
-  | { type: "number"; integer?: boolean; min?: number; minExclusive?: boolean }
+  | { type: "number"; integer?: boolean; min?: number; minExclusive?: boolean; finite?: boolean }
   | { type: "enum"; values: readonly string[] };
 
 export const CONFIG_SCHEMA: Record<OperationKind, Record<string, KeySpec>> = {
@@ -55,7 +56,8 @@ export const CONFIG_SCHEMA: Record<OperationKind, Record<string, KeySpec>> = {
     intervalSeconds: { type: "number", min: 0 },
     backoffRate: { type: "number", min: 1 },
     maxIntervalSeconds: { type: "number", min: 0, minExclusive: true },
-    timeoutMS: { type: "number", min: 0, minExclusive: true },
+    // Infinity is refused rather than read as "no timeout": leaving the key out says that.
+    timeoutMS: { type: "number", min: 0, minExclusive: true, finite: true },
   },
   workflow: {
     name: { type: "string", nonEmpty: true },
@@ -108,12 +110,13 @@ export function checkValue(spec: KeySpec, value: unknown): string | undefined {
     case "string":
       if (typeof value !== "string") return `must be a string, got ${describe(value)}`;
       if (spec.nonEmpty && value.length === 0) return "must not be empty";
-      return undefined;
+      return identifierProblem(value);
     case "boolean":
       return typeof value === "boolean" ? undefined : `must be true or false, got ${describe(value)}`;
     case "number": {
       if (typeof value !== "number" || Number.isNaN(value)) return `must be a number, got ${describe(value)}`;
       if (spec.integer && !Number.isInteger(value)) return `must be a whole number, got ${value}`;
+      if (spec.finite && !Number.isFinite(value)) return `must be a finite number (leave it out for none), got ${value}`;
       if (spec.min !== undefined) {
         if (spec.minExclusive ? value <= spec.min : value < spec.min) {
           return `must be ${spec.minExclusive ? "greater than" : "at least"} ${spec.min}, got ${value}`;

@@ -5,6 +5,7 @@
  * `startWorkflow` or recovery that the next workflow entry picks up.
  */
 import { AsyncLocalStorage } from "node:async_hooks";
+import type { Executor } from "./executor.js";
 import type { Queryable } from "./sysdb/driver.js";
 import type { OperationRow, QueuePlacement } from "./sysdb/system-database.js";
 
@@ -18,6 +19,11 @@ export interface StepStatus {
 
 export interface WorkflowRun {
   workflowID: string;
+  /**
+   * The launched runtime executing the run. Its operations use this one, never the
+   * process-wide current one: that is cleared by shutdown, or another after a relaunch.
+   */
+  executor: Executor;
   name: string;
   /** The function ID the next durable operation takes. Taken synchronously at call time. */
   nextFunctionID: number;
@@ -34,6 +40,18 @@ export interface WorkflowRun {
    * system database failing): the run must then stay PENDING, not end in ERROR.
    */
   parked?: Error;
+  /**
+   * false for a run recorded before reads of other runs were operations (format 1): it
+   * replays them as it recorded them, by reading live. Undefined: a new run, recorded.
+   */
+  recordsReads?: boolean;
+  /**
+   * Set when this process must stop executing the run (shutdown, or its process lock
+   * lost): its next durable operation throws this, and nothing is recorded as its outcome.
+   */
+  stopped?: Error;
+  /** Set once `stopped` was thrown into the workflow's code: what the body returns then is not its outcome. */
+  stopThrown?: boolean;
   /** Set when the run is cancelled: it stops at its next durable operation. */
   cancelled?: boolean;
   /** When it is cancelled if it has not ended (epoch ms), and the timeout that set it (null: inherited). */
@@ -54,7 +72,15 @@ export interface Invocation {
   /** Return a handle instead of waiting for the result. */
   wantHandle: boolean;
   /** Resume this recorded run. */
-  recover?: { workflowID: string; operations: OperationRow[]; queueName?: string | null; deadline?: WorkflowRun["deadline"] };
+  recover?: {
+    executor: Executor;
+    token: string;
+    workflowID: string;
+    operations: OperationRow[];
+    queueName?: string | null;
+    deadline?: WorkflowRun["deadline"];
+    recordsReads: boolean;
+  };
   /** Enqueue the run instead of starting it. */
   queue?: QueuePlacement;
   /** Cancel the run if it has not ended this many ms after it starts executing. */

@@ -8,6 +8,7 @@ import { frames } from "./context.js";
 import { ConfigError, StepwiseError, WorkflowConflictError } from "./errors.js";
 import type { Executor } from "./executor.js";
 import type { Queue } from "./queue.js";
+import { checkIdentifier } from "./identifiers.js";
 import { serializeStrict } from "./serialize.js";
 import { INTERNAL_QUEUE, type QueuePlacement } from "./sysdb/system-database.js";
 import { handleFor, type WorkflowHandle } from "./workflow.js";
@@ -20,7 +21,7 @@ export interface StartWorkflowOptions {
   queue?: Queue | string;
   /** With `queue`: refuse (QueueDeduplicatedError) while a run with this ID waits or runs in that queue. */
   deduplicationID?: string;
-  /** With `queue`: lower runs first (default 0). */
+  /** With `queue`: lower runs first (default 0; a whole number from 0 to 2^31-1). */
   priority?: number;
   /**
    * Cancel the run (and its child workflows, which inherit the deadline) if it has not
@@ -32,16 +33,22 @@ export interface StartWorkflowOptions {
   timeoutMS?: number;
 }
 
+/** The highest queue priority: the column is a Postgres integer. */
+export const MAX_PRIORITY = 2 ** 31 - 1;
+
 /** Checks placement options and returns the queue placement (undefined: no queue); throws ConfigError naming `caller`. */
 export function placementOf(options: StartWorkflowOptions, caller: string): QueuePlacement | undefined {
+  checkIdentifier(options.workflowID, `${caller}: workflowID`);
+  checkIdentifier(options.deduplicationID, `${caller}: deduplicationID`);
+  if (typeof options.queue === "string") checkIdentifier(options.queue, `${caller}: queue`);
   if ((options.deduplicationID !== undefined || options.priority !== undefined) && options.queue === undefined) {
     throw new ConfigError(`${caller}: deduplicationID and priority apply to queued runs; give a queue too.`);
   }
   if (options.timeoutMS !== undefined && !(Number.isFinite(options.timeoutMS) && options.timeoutMS > 0)) {
     throw new ConfigError(`${caller}: timeoutMS must be a number of milliseconds above 0, got ${options.timeoutMS}`);
   }
-  if (options.priority !== undefined && !Number.isInteger(options.priority)) {
-    throw new ConfigError(`${caller}: priority must be a whole number, got ${options.priority}`);
+  if (options.priority !== undefined && !(Number.isInteger(options.priority) && options.priority >= 0 && options.priority <= MAX_PRIORITY)) {
+    throw new ConfigError(`${caller}: priority must be a whole number from 0 to ${MAX_PRIORITY} (lower runs first), got ${options.priority}`);
   }
   if (options.queue === undefined) return undefined;
   return {
@@ -59,6 +66,7 @@ export async function enqueueByName<T>(
   args: unknown[],
 ): Promise<WorkflowHandle<T>> {
   if (typeof name !== "string" || name === "") throw new ConfigError("Stepwise.enqueue needs the workflow's name.");
+  checkIdentifier(name, "Stepwise.enqueue: the workflow's name");
   const frame = frames.getStore();
   if (frame?.workflow || frame?.step || frame?.transaction) {
     throw new StepwiseError(

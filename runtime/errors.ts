@@ -120,11 +120,11 @@ export class ConfigError extends StepwiseError {
   override name = "ConfigError";
 }
 
-/** A workflow was awaited that ended in a state with no result (for example cancelled). */
+/** No run has this workflow ID: awaited, resumed, forked or sent a message. */
 export class WorkflowNotFoundError extends StepwiseError {
   override name = "WorkflowNotFoundError";
-  constructor(readonly workflowID: string) {
-    super(`No workflow with ID '${workflowID}' is recorded in the system database.`);
+  constructor(readonly workflowID: string, message = `No workflow with ID '${workflowID}' is recorded in the system database.`) {
+    super(message);
   }
 }
 
@@ -164,6 +164,39 @@ export class WorkflowTimeoutError extends WorkflowCancelledError {
 }
 
 /**
+ * `Stepwise.shutdown()` stopped this run in this process before it ended (or this
+ * process shut down while waiting for it): nothing was recorded as its outcome, it stays
+ * PENDING and resumes at the next launch, or in another live process.
+ */
+export class ShutdownError extends StepwiseError {
+  override name = "ShutdownError";
+  constructor(readonly workflowID: string | undefined) {
+    super(
+      workflowID === undefined
+        ? `Stepwise is shutting down in this process: it takes no new work. Start the run after the next launch, or in another process.`
+        : `Stepwise.shutdown() was called in this process before workflow '${workflowID}' ended here. Nothing was recorded as its ` +
+            `outcome: it stays PENDING and resumes at the next launch (or in another live process); read its result from there.`,
+    );
+  }
+}
+
+/**
+ * This process lost the database connection that holds its process lock (a Postgres
+ * restart, say), so it no longer proves to other processes that it is alive: its runs in
+ * flight stop at their next durable operation, stay PENDING, and are resumed (here or by
+ * another process) once a lock is held again. Thrown into workflow code only.
+ */
+export class ProcessLockLostError extends StepwiseError {
+  override name = "ProcessLockLostError";
+  constructor(readonly workflowID: string) {
+    super(
+      `Workflow '${workflowID}' stopped in this process: the connection holding this process's lock on the system database ` +
+        `was lost. It stays PENDING and is resumed from its last recorded step once this or another process holds a lock again.`,
+    );
+  }
+}
+
+/**
  * The runtime's error classes by their stored names. Spelled out as literals rather than
  * read from `cls.name`, because a minifier renames classes.
  */
@@ -184,4 +217,6 @@ export const RUNTIME_ERROR_CLASSES: Record<string, new (...args: never[]) => Err
   QueueDeduplicatedError,
   WorkflowCancelledError,
   WorkflowTimeoutError,
+  ShutdownError,
+  ProcessLockLostError,
 };

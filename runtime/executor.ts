@@ -3,7 +3,8 @@
  * flight here, and recovery. `Stepwise.launch()` creates the one instance.
  */
 import type { DashboardOptions } from "./dashboard/server.js";
-import { ConfigError, StepwiseError } from "./errors.js";
+import { ConfigError, ProcessLockLostError, ShutdownError, StepwiseError } from "./errors.js";
+import { checkIdentifier } from "./identifiers.js";
 import type { WorkflowRun } from "./context.js";
 import type { RetentionSchedule } from "./retention.js";
 import { consoleLogger, type LogLevel, type Logger } from "./logger.js";
@@ -11,14 +12,19 @@ import { Notifier } from "./notifier.js";
 import { AppDatabase, sameDatabase } from "./sysdb/app-database.js";
 import { openPGlite } from "./sysdb/pglite.js";
 import { openPostgres } from "./sysdb/pg.js";
-import { SystemDatabase } from "./sysdb/system-database.js";
+import { embeddedProcessLock, holdProcessLock, type ProcessLock } from "./process-lock.js";
+import { channelKey, SystemDatabase } from "./sysdb/system-database.js";
 
 export interface LaunchConfig {
   /** A Postgres connection string for the system database. Default: env STEPWISE_DATABASE_URL, else the embedded database. */
   databaseUrl?: string;
   /** Folder of the embedded database (PGlite), used when no databaseUrl is set. Default `./.stepwise`; "memory://" keeps it in memory. */
   dataDir?: string;
-  /** This process's executor ID; runs it owns are recovered at launch. Default: env STEPWISE_EXECUTOR_ID, else "local". */
+  /**
+   * This process's executor ID; runs it owns are recovered at launch. Default: env
+   * STEPWISE_EXECUTOR_ID, else "local". Processes may share one: a run is executed by one
+   * live process at a time whatever the IDs (see process-lock.ts).
+   */
   executorID?: string;
   /**
    * Resume this executor's PENDING runs at launch (default true). With it, the process
@@ -70,7 +76,15 @@ export interface LaunchConfig {
    * (runs are kept until deleted). Several processes may all have it; they share the work.
    */
   retention?: RetentionSchedule;
+  /**
+   * How long `Stepwise.shutdown()` lets the steps executing at that moment finish and
+   * record their outcome (default 10000 ms). Runs stop at their next durable operation
+   * either way, and stay PENDING.
+   */
+  shutdownTimeoutMS?: number;
 }
+
+const DEFAULT_SHUTDOWN_TIMEOUT_MS = 10_000;
 
 const DEFAULT_MAX_OUTPUT_BYTES = 16 * 1024 * 1024;
 
@@ -96,12 +110,66 @@ export class Executor {
   readonly deadlines = new Set<() => void>();
   /** The application database when it is not the system database; undefined when they are one. */
   appdb: AppDatabase | undefined;
+  /** Step and transaction executions in flight here: a shutdown lets them finish and record. */
+  readonly executing = new Set<Promise<unknown>>();
+  /** Set when shutdown begins: no new work is taken, and runs stop at their next durable operation. */
+  stopping = false;
+  /** Set once shutdown closes the databases: a failure of a run's database work after that is the close, not the run. */
+  closed = false;
+  shutdownTimeoutMS = DEFAULT_SHUTDOWN_TIMEOUT_MS;
+  /** Told when shutdown begins: waits outside runs (a handle's getResult) end then. */
+  readonly stopListeners = new Set<() => void>();
+  /** Told when the process lock is held again after it was lost (liveness resumes the runs stopped then). */
+  readonly regainListeners = new Set<() => void>();
+  private closing: Promise<void> | undefined;
 
   constructor(
     readonly sysdb: SystemDatabase,
     readonly executorID: string,
     readonly logger: Logger,
-  ) {}
+    readonly lock: ProcessLock,
+  ) {
+    sysdb.lock = lock;
+    lock.onLost = () => {
+      this.stopRuns((workflowID) => new ProcessLockLostError(workflowID));
+    };
+    lock.onRegained = () => {
+      for (const listener of this.regainListeners) listener();
+    };
+  }
+
+  /**
+   * Whether a run recorded with process token `token` (read from `lock.token` just before
+   * the statement that claimed or started it) may execute here: not once shutdown has
+   * begun, and only under the lock this process holds now. A run claimed under a token
+   * lost meanwhile has no live owner in the database's eyes, so another process may
+   * claim it too: it must not run here, and is recovered as any run of a gone process.
+   */
+  mayExecute(token: string): boolean {
+    return !this.stopping && this.lock.held && token === this.lock.token;
+  }
+
+  /** Why a run may not execute here now (see mayExecute). */
+  stopReason(workflowID: string): Error {
+    return this.stopping ? new ShutdownError(workflowID) : new ProcessLockLostError(workflowID);
+  }
+
+  /** Stops every run in flight here at its next durable operation, waking those that wait. */
+  stopRuns(reason: (workflowID: string) => Error): void {
+    for (const { run } of this.running.values()) {
+      if (!run || run.stopped) continue;
+      run.stopped = reason(run.workflowID);
+      this.notifier.wake(channelKey(run.workflowID));
+    }
+  }
+
+  /** Tracks a step's or transaction's execution until it settles, for shutdown to wait for. */
+  track<T>(execution: Promise<T>): Promise<T> {
+    this.executing.add(execution);
+    const done = () => this.executing.delete(execution);
+    execution.then(done, done);
+    return execution;
+  }
 
   static async open(config: LaunchConfig): Promise<Executor> {
     const logger = config.logger ?? consoleLogger(config.logLevel);
@@ -115,9 +183,13 @@ export class Executor {
     if (config.executorTimeoutSeconds !== undefined && !(Number.isFinite(config.executorTimeoutSeconds) && config.executorTimeoutSeconds > 0)) {
       throw new ConfigError(`launch option 'executorTimeoutSeconds' must be a number above 0, got ${config.executorTimeoutSeconds}`);
     }
+    if (config.shutdownTimeoutMS !== undefined && !(Number.isFinite(config.shutdownTimeoutMS) && config.shutdownTimeoutMS >= 0)) {
+      throw new ConfigError(`launch option 'shutdownTimeoutMS' must be a number of milliseconds, 0 or more, got ${config.shutdownTimeoutMS}`);
+    }
     if (config.reconnectSeconds !== undefined && !(typeof config.reconnectSeconds === "number" && config.reconnectSeconds >= 0)) {
       throw new ConfigError(`launch option 'reconnectSeconds' must be a number, 0 or more, got ${config.reconnectSeconds}`);
     }
+    checkIdentifier(config.executorID ?? (process.env.STEPWISE_EXECUTOR_ID || undefined), "launch option 'executorID' (or STEPWISE_EXECUTOR_ID)");
     const appUrl = config.applicationDatabaseUrl;
     if (appUrl !== undefined && (typeof appUrl !== "string" || appUrl === "")) {
       throw new ConfigError(
@@ -134,20 +206,29 @@ export class Executor {
       await sysdb.close().catch(() => {});
       throw error;
     }
+    let lock: ProcessLock;
+    try {
+      lock = url ? await holdProcessLock(url, logger) : embeddedProcessLock();
+    } catch (error) {
+      await sysdb.close().catch(() => {});
+      throw error;
+    }
     let appdb: AppDatabase | undefined;
     if (appUrl !== undefined && !(url !== undefined && sameDatabase(appUrl, url))) {
       try {
         appdb = await AppDatabase.open(appUrl, { maxConnections: config.maxConnections });
       } catch (error) {
+        await lock.close();
         await sysdb.close().catch(() => {});
         throw error;
       }
       logger.debug(`transactions run on the application database (${appdb.description})`);
     }
     const executorID = config.executorID ?? (process.env.STEPWISE_EXECUTOR_ID || undefined) ?? "local";
-    const executor = new Executor(sysdb, executorID, logger);
+    const executor = new Executor(sysdb, executorID, logger, lock);
     executor.appdb = appdb;
     if (config.maxOutputBytes !== undefined) executor.maxOutputBytes = config.maxOutputBytes;
+    if (config.shutdownTimeoutMS !== undefined) executor.shutdownTimeoutMS = config.shutdownTimeoutMS;
     try {
       await executor.notifier.listen(driver);
     } catch (error) {
@@ -157,13 +238,55 @@ export class Executor {
     return executor;
   }
 
-  async shutdown(): Promise<void> {
-    for (const stop of this.stopHooks.splice(0)) await stop();
-    for (const disarm of this.deadlines) disarm();
+  /**
+   * A graceful drain, then close: takes no new work at once, stops every run here at its
+   * next durable operation (it stays PENDING, nothing recorded as its outcome), lets the
+   * steps executing now finish and record for up to shutdownTimeoutMS, then closes the
+   * databases and releases the process lock. Calling it again waits for the same close.
+   */
+  shutdown(): Promise<void> {
+    this.closing ??= this.drainAndClose();
+    return this.closing;
+  }
+
+  private async drainAndClose(): Promise<void> {
+    this.stopping = true;
+    this.stopRuns((workflowID) => new ShutdownError(workflowID));
+    for (const listener of this.stopListeners) listener();
+    const deadline = Date.now() + this.shutdownTimeoutMS;
     try {
-      await this.appdb?.close();
+      for (const stop of this.stopHooks.splice(0)) await stop();
+      await this.drain(deadline);
     } finally {
-      await this.sysdb.close();
+      this.closed = true;
+      for (const disarm of this.deadlines) disarm();
+      try {
+        await this.appdb?.close();
+      } finally {
+        try {
+          await this.sysdb.close();
+        } finally {
+          await this.lock.close();
+        }
+      }
+    }
+  }
+
+  /** Waits until no run and no step executes here, or the deadline passes. */
+  private async drain(deadline: number): Promise<void> {
+    while (this.running.size + this.executing.size > 0) {
+      const left = deadline - Date.now();
+      if (left <= 0) {
+        this.logger.warn(
+          `shutdown: ${this.running.size} run(s) and ${this.executing.size} step(s) still executing after shutdownTimeoutMS ` +
+            `(${this.shutdownTimeoutMS} ms); the runs stay PENDING, and a step whose outcome was not recorded runs again when its run resumes`,
+        );
+        return;
+      }
+      let timer: NodeJS.Timeout | undefined;
+      const settled = [...this.running.values()].map((entry) => entry.promise).concat([...this.executing]);
+      await Promise.race([Promise.allSettled(settled), new Promise((r) => (timer = setTimeout(r, left)))]);
+      clearTimeout(timer);
     }
   }
 }

@@ -4,6 +4,7 @@ export type { GarbageCollectOptions, RetentionSchedule } from "./retention.js";
 export type { ScheduleOptions } from "./schedule.js";
 export { step, workflow, transaction, __stepwise } from "./markers.js";
 export { Queue, type QueueOptions } from "./queue.js";
+export { MAX_IDENTIFIER_BYTES } from "./identifiers.js";
 export type { StepConfig, WorkflowConfig, TransactionConfig, IsolationLevel } from "./config.js";
 export type { LaunchConfig } from "./executor.js";
 export type { DashboardOptions } from "./dashboard/server.js";
@@ -29,4 +30,6 @@ export {
   QueueDeduplicatedError,
   WorkflowCancelledError,
   WorkflowTimeoutError,
+  ShutdownError,
+  ProcessLockLostError,
 } from "./errors.js";

@@ -6,7 +6,10 @@
  * `recoverPendingWorkflows([id])` does: claimed one by one on the previous owner, so
  * when several live executors notice at once each run goes to one of them. Only
  * executors that registered a heartbeat are ever taken over: a process of an older
- * Stepwise, or one launched with `recover: false`, is left alone.
+ * Stepwise, or one launched with `recover: false`, is left alone. A run whose process
+ * still holds its lock (process-lock.ts) is never taken, however old the heartbeat.
+ * Runs of this process's own executor ID whose process is gone need no timeout: they
+ * are recovered within seconds (see recoverOrphans).
  */
 import { randomUUID } from "node:crypto";
 import type { Executor } from "./executor.js";
@@ -16,6 +19,12 @@ import { recoverPending, recoverRows } from "./workflow.js";
 /** Heartbeats per timeout: a missed beat or two (a long GC pause, a slow query) is not death. */
 const BEATS_PER_TIMEOUT = 6;
 
+/**
+ * How often a process looks for runs of its executor ID whose process is gone. It needs
+ * no timeout (a dead process's lock is released with its session), so this is often.
+ */
+const ORPHAN_CHECK_MS = 2000;
+
 /** Registers this executor, then keeps its heartbeat and takes over dead executors' runs until shutdown. */
 export async function startLiveness(executor: Executor, timeoutSeconds: number): Promise<void> {
   const startedAt = Date.now();
@@ -23,45 +32,47 @@ export async function startLiveness(executor: Executor, timeoutSeconds: number):
   const timeoutMs = timeoutSeconds * 1000;
   const period = Math.min(Math.max(timeoutMs / BEATS_PER_TIMEOUT, 200), 10_000);
   await executor.sysdb.heartbeat(executor.executorID, instance, startedAt);
-  let warned = false;
   const beat = async () => {
     try {
-      const previous = await executor.sysdb.heartbeat(executor.executorID, instance, startedAt);
-      if (previous !== null && previous !== instance && !warned) {
-        // Someone else wrote this executor's row since our last beat: a second live process with our ID.
-        warned = true;
-        executor.logger.warn(
-          `another live process uses executor ID '${executor.executorID}': each recovers the other's runs at launch, ` +
-            `which can run their steps twice. Give each process its own (STEPWISE_EXECUTOR_ID, launch option executorID), ` +
-            `such as its host or pod name.`,
-        );
-      }
-      await recoverLeftBehind(executor, startedAt);
-      await takeOver(executor, timeoutMs);
+      await executor.sysdb.heartbeat(executor.executorID, instance, startedAt);
+      if (executor.lock.held) await takeOver(executor, timeoutMs);
     } catch (error) {
       executor.logger.warn(`executor heartbeat failed (${(error as Error).message}); will try again`);
     }
   };
   executor.stopHooks.push(every(period, period, beat));
+  const orphans = async () => {
+    try {
+      await recoverOrphans(executor, startedAt);
+    } catch (error) {
+      executor.logger.warn(`looking for runs left by a stopped process failed (${(error as Error).message}); will try again`);
+    }
+  };
+  executor.stopHooks.push(every(ORPHAN_CHECK_MS, ORPHAN_CHECK_MS, orphans));
+  // The runs stopped when the lock was lost resume as soon as it is held again (here, or in another process first).
+  const regained = () => void orphans();
+  executor.regainListeners.add(regained);
+  executor.stopHooks.push(() => void executor.regainListeners.delete(regained));
 }
 
 /**
- * Runs of this executor ID left by an earlier process of it after launch recovery read
- * them: PENDING, not running here, last changed before this process started. That
- * happens when the killed process's last commit (a dequeue, say) was still on its way
- * to the server, and reached it after this process's recovery had looked.
+ * Runs of this executor ID whose process is gone, not running here: left by another
+ * process of this ID that was killed while this one runs, by an earlier process whose
+ * last commit (a dequeue, say) reached the server after this one's launch recovery had
+ * looked, or by this process itself when it lost its lock. Recovered at once: a process
+ * token's released lock is proof that its process no longer executes them.
  */
-async function recoverLeftBehind(executor: Executor, startedAt: number): Promise<void> {
+async function recoverOrphans(executor: Executor, startedAt: number): Promise<void> {
+  if (!executor.lock.held || executor.stopping) return;
   // Read in SQL, not filtered here: a busy executor's own PENDING runs are many, these few.
-  // A run with a recovery error is parked for a reason (launch recovery tried it): not retried here.
-  const rows = (await executor.sysdb.pendingWorkflows([executor.executorID], startedAt)).filter(
-    (row) => row.recoveryError === null && !executor.running.has(row.workflowID),
+  const rows = (await executor.sysdb.orphanedWorkflows(executor.executorID, startedAt)).filter(
+    (row) => !executor.running.has(row.workflowID),
   );
   if (rows.length === 0) return;
   const { resumed, queued } = await recoverRows(executor, rows);
   if (resumed.length + queued.length === 0) return;
   executor.logger.warn(
-    `recovered ${resumed.length + queued.length} run(s) an earlier process of executor '${executor.executorID}' left behind after launch ` +
+    `recovered ${resumed.length + queued.length} run(s) of executor '${executor.executorID}' whose process is gone ` +
       `(${resumed.length} here, ${queued.length} queued)`,
   );
 }

@@ -5,13 +5,14 @@
  * is a durable operation with its own function ID, replayed from the database on
  * recovery. Waiting is woken by NOTIFY (see notifier.ts).
  *
- * A wait with a timeout (`recv`, `getEvent` in a workflow) takes two function IDs, as in
- * DBOS: the first records the deadline, so a run recovered mid-wait waits only for what
- * is left of it; the second records what the wait returned.
+ * A wait with a timeout (`recv`, `getEvent` in a workflow) takes two function IDs: the
+ * first records the deadline, so a run recovered mid-wait waits only for what is left of
+ * it; the second records what the wait returned. (DBOS takes two in the other order;
+ * changing ours would break the replay of recorded runs.)
  */
 import { randomUUID as cryptoRandomUUID } from "node:crypto";
 import type { WorkflowRun } from "./context.js";
-import { StepwiseError, WorkflowCancelledError } from "./errors.js";
+import { ConfigError, StepwiseError, WorkflowCancelledError, WorkflowNotFoundError } from "./errors.js";
 import { requireExecutor, type Executor } from "./executor.js";
 import {
   AlreadyRecorded,
@@ -19,8 +20,10 @@ import {
   operationRow,
   parkOnFailure,
   recordInTransaction,
+  throwIfStopped,
   workflowOperationContext,
 } from "./operations.js";
+import { checkIdentifier } from "./identifiers.js";
 import { deserialize, serialize, serializeError, serializeStrict } from "./serialize.js";
 import { materialize, resolveStepConfig, runStep, sleep as plainSleep } from "./step.js";
 import { channelKey, WAKE_CHANNEL } from "./sysdb/system-database.js";
@@ -31,6 +34,8 @@ const SLEEP = "Stepwise.sleep";
 
 /** Sends a message to a workflow's inbox, on a topic. Exactly once, also when the sender is replayed. */
 export async function send(destinationID: string, message: unknown, topic?: string): Promise<void> {
+  checkIdentifier(destinationID, "Stepwise.send: destinationID");
+  checkIdentifier(topic, "Stepwise.send: topic");
   const run = workflowOperationContext("Stepwise.send", "SW1002");
   const text = serializeStrict(message, "the message");
   const op = run ? nextOperation(run, "Stepwise.send") : undefined;
@@ -40,13 +45,14 @@ export async function send(destinationID: string, message: unknown, topic?: stri
 }
 
 async function deliverMessage(run: WorkflowRun | undefined, functionID: number | undefined, destinationID: string, text: string, topic?: string): Promise<void> {
-  const executor = requireExecutor();
+  const executor = run?.executor ?? requireExecutor();
   const { sysdb } = executor;
   const startedAt = Date.now();
   try {
     await sysdb.driver.transaction(async (tx) => {
       if (!(await sysdb.insertMessage(tx, destinationID, topic ?? null, text))) {
-        throw new StepwiseError(
+        throw new WorkflowNotFoundError(
+          destinationID,
           `Stepwise.send: no workflow has the ID '${destinationID}'. A message can only be sent to a workflow ` +
             `that was started; check the ID, or start the workflow first.`,
         );
@@ -68,6 +74,7 @@ async function deliverMessage(run: WorkflowRun | undefined, functionID: number |
  * `timeoutSeconds` (default 60) for one; null when none came in time.
  */
 export async function recv<T = unknown>(topic?: string, timeoutSeconds = DEFAULT_TIMEOUT_SECONDS): Promise<T | null> {
+  checkIdentifier(topic, "Stepwise.recv: topic");
   const run = workflowOperationContext("Stepwise.recv", "SW1002");
   if (!run) throw new StepwiseError("Stepwise.recv can only be called in a workflow: it reads that workflow's inbox.");
   const deadlineOp = nextOperation(run, SLEEP);
@@ -85,7 +92,7 @@ async function receive<T>(
   timeoutSeconds: number,
   span: Span | undefined,
 ): Promise<T | null> {
-  const executor = requireExecutor();
+  const { executor } = run;
   const { sysdb } = executor;
   const deadline = await durableDeadline(executor, run, deadlineOp, timeoutSeconds * 1000);
   const startedAt = Date.now();
@@ -112,8 +119,10 @@ async function receive<T>(
         span?.setAttribute("stepwise.timed_out", true);
         return record(executor, run, functionID, "Stepwise.recv", startedAt, { output: null });
       }
+      throwIfStopped(run);
       if (run.cancelled) throw new WorkflowCancelledError(run.workflowID);
       await watch.wait(deadline);
+      throwIfStopped(run);
     } finally {
       watch.close();
     }
@@ -122,6 +131,7 @@ async function receive<T>(
 
 /** Publishes a key-value pair of this workflow's state; the latest value wins. */
 export async function setEvent(key: string, value: unknown): Promise<void> {
+  checkIdentifier(key, "Stepwise.setEvent: key");
   const run = workflowOperationContext("Stepwise.setEvent", "SW1002");
   if (!run) throw new StepwiseError("Stepwise.setEvent can only be called in a workflow: events belong to a workflow.");
   const text = serializeStrict(value, "the event value");
@@ -131,11 +141,11 @@ export async function setEvent(key: string, value: unknown): Promise<void> {
 }
 
 async function publishEvent(run: WorkflowRun, functionID: number, key: string, text: string): Promise<void> {
-  const { sysdb } = requireExecutor();
+  const { sysdb } = run.executor;
   const startedAt = Date.now();
   try {
     await sysdb.driver.transaction(async (tx) => {
-      await sysdb.upsertEvent(tx, run.workflowID, key, text);
+      await sysdb.upsertEvent(tx, run.workflowID, key, text, functionID);
       await sysdb.notify(WAKE_CHANNEL, channelKey("event", run.workflowID, key), tx);
       await recordInTransaction(sysdb, tx, { ...operationRow(run, functionID, "Stepwise.setEvent", startedAt), output: serialize(undefined) });
     });
@@ -154,6 +164,8 @@ export async function getEvent<T = unknown>(
   key: string,
   timeoutSeconds = DEFAULT_TIMEOUT_SECONDS,
 ): Promise<T | null> {
+  checkIdentifier(workflowID, "Stepwise.getEvent: workflowID");
+  checkIdentifier(key, "Stepwise.getEvent: key");
   const run = workflowOperationContext("Stepwise.getEvent", "SW1002");
   const deadlineOp = run ? nextOperation(run, SLEEP) : undefined;
   const op = run ? nextOperation(run, "Stepwise.getEvent") : undefined;
@@ -172,7 +184,7 @@ async function awaitEvent<T>(
   timeoutSeconds: number,
   span: Span | undefined,
 ): Promise<T | null> {
-  const executor = requireExecutor();
+  const executor = run?.executor ?? requireExecutor();
   const deadline = run
     ? await durableDeadline(executor, run, deadlineOp!, timeoutSeconds * 1000)
     : Date.now() + timeoutSeconds * 1000;
@@ -193,8 +205,10 @@ async function awaitEvent<T>(
         const row = { ...operationRow(run, functionID!, "Stepwise.getEvent", startedAt), output: value ?? serialize(null) };
         return recordRow<T | null>(executor, run, row);
       }
+      if (run) throwIfStopped(run);
       if (run?.cancelled) throw new WorkflowCancelledError(run.workflowID);
       await watch.wait(deadline);
+      if (run) throwIfStopped(run);
     } finally {
       watch.close();
     }
@@ -206,10 +220,13 @@ async function awaitEvent<T>(
  * run recovered mid-sleep sleeps only the remainder.
  */
 export async function sleep(ms: number): Promise<void> {
+  if (typeof ms !== "number" || !Number.isFinite(ms) || ms < 0) {
+    throw new ConfigError(`Stepwise.sleep(ms) needs a finite number of milliseconds, 0 or more; got ${String(ms)}`);
+  }
   const run = workflowOperationContext("Stepwise.sleep", "SW1002");
   if (!run) return plainSleep(ms);
   const op = nextOperation(run, SLEEP);
-  const executor = requireExecutor();
+  const { executor } = run;
   // A replay past its wake-up time did not sleep now, and makes no span.
   if (op.recorded && Date.now() >= materialize<number>(run, op.recorded)) return;
   // The span covers what this process does: a new sleep records its wake-up time and waits
@@ -220,6 +237,7 @@ export async function sleep(ms: number): Promise<void> {
     const watch = executor.notifier.watch(channelKey(run.workflowID));
     try {
       while (Date.now() < wakeAt) {
+        throwIfStopped(run);
         if (run.cancelled) throw new WorkflowCancelledError(run.workflowID);
         await watch.wait(wakeAt);
       }

@@ -20,7 +20,8 @@ export interface Watch {
 export class Notifier {
   private readonly waiters = new Map<string, Set<() => void>>();
   onCancel: (key: string) => void = () => {};
-  onQueue: (queueName: string) => void = () => {};
+  /** Told the key (queueKey) of a queue that has work or a free slot. */
+  onQueue: (queueKey: string) => void = () => {};
 
   async listen(driver: SqlDriver): Promise<void> {
     await driver.listen(WAKE_CHANNEL, (key) => this.wake(key));
@@ -28,7 +29,7 @@ export class Notifier {
       this.onCancel(key);
       this.wake(key);
     });
-    await driver.listen(QUEUE_CHANNEL, (name) => this.onQueue(name));
+    await driver.listen(QUEUE_CHANNEL, (key) => this.onQueue(key));
   }
 
   /** Registers interest in a key: call before checking the database, so a wake-up in between is not missed. */

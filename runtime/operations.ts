@@ -26,6 +26,7 @@ export function workflowOperationContext(operation: string, rule?: "SW1001" | "S
 
 /** Takes the next function ID of a run for an operation named `stepID`, and what was recorded there. */
 export function nextOperation(run: WorkflowRun, stepID: string): { functionID: number; recorded: OperationRow | undefined } {
+  throwIfStopped(run);
   if (run.cancelled) throw new WorkflowCancelledError(run.workflowID);
   const functionID = run.nextFunctionID++;
   const recorded = run.recorded?.get(functionID);
@@ -35,6 +36,16 @@ export function nextOperation(run: WorkflowRun, stepID: string): { functionID: n
     throw error;
   }
   return { functionID, recorded };
+}
+
+/**
+ * Stops a run that this process must no longer execute (shutdown, or its process lock
+ * lost) at a durable operation: checked where each operation starts and where a wait wakes.
+ */
+export function throwIfStopped(run: WorkflowRun): void {
+  if (!run.stopped) return;
+  run.stopThrown = true;
+  throw run.stopped;
 }
 
 export function operationRow(run: WorkflowRun, functionID: number, stepID: string, startedAt: number): OperationRow {

@@ -10,9 +10,8 @@
  * branch deleted), and later the call itself can go.
  */
 import { WorkflowCancelledError } from "./errors.js";
-import { requireExecutor } from "./executor.js";
 import { recordRow } from "./messaging.js";
-import { operationRow, workflowOperationContext } from "./operations.js";
+import { operationRow, throwIfStopped, workflowOperationContext } from "./operations.js";
 import { serialize } from "./serialize.js";
 
 const markerOf = (patchID: string) => `Stepwise.patch:${patchID}`;
@@ -21,6 +20,7 @@ const markerOf = (patchID: string) => `Stepwise.patch:${patchID}`;
 export async function patched(patchID: string): Promise<boolean> {
   const run = workflowOperationContext("Stepwise.patched", "SW1002");
   if (!run) return true; // outside a workflow there is nothing recorded to agree with
+  throwIfStopped(run);
   if (run.cancelled) throw new WorkflowCancelledError(run.workflowID);
   const marker = markerOf(patchID);
   const recorded = run.recorded?.get(run.nextFunctionID);
@@ -35,7 +35,7 @@ export async function patched(patchID: string): Promise<boolean> {
   if (run.recorded && [...run.recorded.keys()].some((functionID) => functionID > here)) return false;
   const functionID = run.nextFunctionID++;
   const row = { ...operationRow(run, functionID, marker, Date.now()), output: serialize(true) };
-  return recordRow<boolean>(requireExecutor(), run, row);
+  return recordRow<boolean>(run.executor, run, row);
 }
 
 /**

@@ -4,9 +4,10 @@
  * processes on any number of machines share one Postgres this way.
  */
 import { ConfigError } from "./errors.js";
+import { checkIdentifier } from "./identifiers.js";
 import type { Executor } from "./executor.js";
 import { FALLBACK_CHECK_MS } from "./notifier.js";
-import { INTERNAL_QUEUE, type QueueLimits } from "./sysdb/system-database.js";
+import { INTERNAL_QUEUE, queueKey, type QueueLimits } from "./sysdb/system-database.js";
 import { registeredWorkflowNames } from "./registry.js";
 import { resumeRun } from "./workflow.js";
 
@@ -27,6 +28,7 @@ export class Queue {
     readonly options: QueueOptions = {},
   ) {
     if (typeof name !== "string" || name === "") throw new ConfigError("A queue needs a non-empty name.");
+    checkIdentifier(name, "A queue's name");
     const positive = (key: string, value: unknown) => {
       if (value !== undefined && !(typeof value === "number" && Number.isInteger(value) && value > 0)) {
         throw new ConfigError(`Queue '${name}': '${key}' must be a whole number above 0, got ${String(value)}`);
@@ -71,7 +73,10 @@ export class QueueDispatcher {
 
   start(): void {
     if (this.listen?.length === 0) return;
-    this.executor.notifier.onQueue = (name) => this.poke(name);
+    // The payload is a fixed-size key (a queue's name may be longer than a NOTIFY payload).
+    this.executor.notifier.onQueue = (key) => {
+      for (const name of this.queueNames()) if (queueKey(name) === key) this.poke(name);
+    };
     const tick = () => {
       for (const name of this.queueNames()) this.poke(name);
       if (!this.stopped) this.timer = setTimeout(tick, FALLBACK_CHECK_MS / 2);
@@ -105,10 +110,13 @@ export class QueueDispatcher {
     const options = queues.get(name)?.options ?? {};
     let localRunning = 0;
     for (const entry of executor.running.values()) if (entry.queueName === name) localRunning++;
+    // Without the process lock a dequeued run could be claimed by another process too: wait for it.
+    if (!executor.lock.held || executor.stopping) return;
+    const token = executor.lock.token;
     const rows = await executor.sysdb.dequeue(name, executor.executorID, options, localRunning, registeredWorkflowNames());
     for (const row of rows) {
-      if (this.stopped) return;
-      await resumeRun(executor, row, "dequeued");
+      // A run dequeued but not begun stays PENDING with this process's token: recovered like any run of a stopped process.
+      await resumeRun(executor, row, "dequeued", undefined, token);
       // When the run ends its slot frees up: look again (the NOTIFY covers other processes).
       executor.running.get(row.workflowID)?.promise.then(
         () => this.poke(name),

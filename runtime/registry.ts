@@ -15,12 +15,18 @@ export interface RegisteredWorkflow {
   config: WorkflowConfig;
 }
 
+/** Set by a host whose server process may evaluate a module twice (stepwise/vite's dev server, stepwise/next). */
+export const REREGISTER = Symbol.for("stepwise.reregister");
+
 const byName = new Map<string, RegisteredWorkflow>();
 const byFunction = new WeakMap<AnyFunction, RegisteredWorkflow>();
 
 export function registerWorkflow(name: string, fn: AnyFunction, thisArg: unknown, config: WorkflowConfig): void {
   const existing = byName.get(name);
-  if (existing && existing.fn !== fn) {
+  // Where one module is legitimately evaluated twice (a dev server's hot update, Next.js's
+  // instrumentation and route bundles each with their own copy), the later function takes
+  // the ID; the compile-time rule SW1006 still reports two definitions of one ID.
+  if (existing && existing.fn !== fn && !(globalThis as Record<symbol, unknown>)[REREGISTER]) {
     throw new ConfigError(
       `Two workflows are registered as '${name}'. Each workflow needs its own ID: rename one, ` +
         `or give it an explicit { name } in its config.`,

@@ -103,7 +103,7 @@ export function unserializableReason(value: unknown, path: string, seen = new Se
 export function serializeStrict(value: unknown, what: string): string {
   const reason = unserializableReason(value, what);
   if (reason) throw new SerializationError(`SW1004: cannot store ${what}: ${reason}. Pass plain data instead.`);
-  return serialize(value);
+  return serialize(value, what);
 }
 
 const ERROR_MARK = "$stepwiseError";
@@ -186,7 +186,9 @@ function isPlainObject(value: unknown): value is Record<string, unknown> {
  * class instance, error, non-finite number or -0 anywhere in it. Such values (most step
  * results) skip superjson's walk; the stored text is what superjson would write.
  */
-function isPlainJSON(value: unknown): boolean {
+function isPlainJSON(value: unknown, depth = 0): boolean {
+  // A cycle (or absurd depth) is left to the full path, which names where it closes.
+  if (depth > MAX_PLAIN_DEPTH) return false;
   switch (typeof value) {
     case "string":
     case "boolean":
@@ -196,11 +198,11 @@ function isPlainJSON(value: unknown): boolean {
     case "object": {
       if (value === null) return true;
       if (Array.isArray(value)) {
-        for (let i = 0; i < value.length; i++) if (!(i in value) || !isPlainJSON(value[i])) return false;
+        for (let i = 0; i < value.length; i++) if (!(i in value) || !isPlainJSON(value[i], depth + 1)) return false;
         return true;
       }
       if (!isPlainObject(value)) return false;
-      for (const key in value) if (!isPlainJSON(value[key])) return false;
+      for (const key in value) if (!isPlainJSON(value[key], depth + 1)) return false;
       return true;
     }
     default:
@@ -208,9 +210,56 @@ function isPlainJSON(value: unknown): boolean {
   }
 }
 
-export function serialize(value: unknown): string {
+const MAX_PLAIN_DEPTH = 200;
+
+/** Stores a value; `what` names it in the SerializationError for a value with a cycle. */
+export function serialize(value: unknown, what = "the value"): string {
   if (isPlainJSON(value)) return `{"json":${JSON.stringify(value)}}`;
+  const cycle = cycleIn(value, "value", new Map());
+  if (cycle) {
+    throw new SerializationError(
+      `SW1004: ${what} cannot be stored: ${cycle}, a cycle, which stored data cannot hold. Store plain data without cycles (an ID instead of the back reference).`,
+    );
+  }
   return superjson.stringify(encodeErrors(value));
+}
+
+/**
+ * Where a value refers back to one that contains it, or undefined when it does not.
+ * Errors may refer to themselves (a cause loop): encodeErrors cuts those.
+ */
+function cycleIn(value: unknown, path: string, ancestors: Map<object, string>): string | undefined {
+  if (value === null || typeof value !== "object") return undefined;
+  const above = ancestors.get(value);
+  if (above !== undefined) return value instanceof Error ? undefined : `${path} refers back to ${above}`;
+  ancestors.set(value, path);
+  try {
+    if (Array.isArray(value)) {
+      for (let i = 0; i < value.length; i++) {
+        const found = cycleIn(value[i], `${path}[${i}]`, ancestors);
+        if (found) return found;
+      }
+    } else if (value instanceof Map) {
+      for (const [k, v] of value) {
+        const found = cycleIn(k, `${path} key`, ancestors) ?? cycleIn(v, `${path}.get(${String(k)})`, ancestors);
+        if (found) return found;
+      }
+    } else if (value instanceof Set) {
+      for (const v of value) {
+        const found = cycleIn(v, `${path} element`, ancestors);
+        if (found) return found;
+      }
+    } else if (value instanceof Error || isPlainObject(value)) {
+      for (const [k, v] of Object.entries(value)) {
+        const found = cycleIn(v, `${path}.${k}`, ancestors);
+        if (found) return found;
+      }
+      if (value instanceof Error && value.cause !== undefined) return cycleIn(value.cause, `${path}.cause`, ancestors);
+    }
+    return undefined;
+  } finally {
+    ancestors.delete(value);
+  }
 }
 
 /** Reads back a stored value; `where` names the row for the error message. */
@@ -249,7 +298,7 @@ export function serializeBounded(value: unknown, maxBytes: number, what: string)
     const reason = unserializableReason(value, "result");
     if (reason) throw new SerializationError(`SW1004: ${what} cannot be stored: ${reason}. Return plain data instead.`);
   }
-  const text = serialize(value);
+  const text = serialize(value, what);
   // Characters are cheap to count; bytes only matter near the limit.
   if (text.length * 3 > maxBytes) {
     const bytes = Buffer.byteLength(text, "utf8");

@@ -7,12 +7,13 @@
 import type { StepConfig } from "./config.js";
 import { frames, type Frame, type StepStatus, type WorkflowRun } from "./context.js";
 import { MaxStepRetriesError, NonRetryableError, StepTimeoutError, StepwiseError } from "./errors.js";
-import { currentExecutor, requireExecutor } from "./executor.js";
+import { currentExecutor } from "./executor.js";
 import { nextOperation } from "./operations.js";
 import { consoleLogger } from "./logger.js";
 import { deserialize, deserializeError, serializeBounded, serializeError } from "./serialize.js";
 import type { OperationRow } from "./sysdb/system-database.js";
 import { endStepSpan, inSpan, startStepSpan } from "./tracing.js";
+import { at, delay } from "./timer.js";
 
 export interface ResolvedStepConfig {
   name: string;
@@ -65,7 +66,8 @@ export function runStep<T>(config: ResolvedStepConfig, body: () => Promise<T>): 
   } catch (error) {
     return Promise.reject(error);
   }
-  return executeAndRecord(run, op.functionID, config, frame, body);
+  // Tracked, so that a shutdown lets it finish and record its outcome.
+  return run.executor.track(executeAndRecord(run, op.functionID, config, frame, body));
 }
 
 async function executeAndRecord<T>(
@@ -75,7 +77,7 @@ async function executeAndRecord<T>(
   frame: Frame,
   body: () => Promise<T>,
 ): Promise<T> {
-  const executor = requireExecutor();
+  const { executor } = run;
   const startedAt = Date.now();
   const row: OperationRow = {
     workflowID: run.workflowID,
@@ -184,18 +186,19 @@ function withTimeout<T>(config: ResolvedStepConfig, controller: AbortController,
   if (config.timeoutMS === undefined) return body();
   const timeoutMS = config.timeoutMS;
   return new Promise<T>((resolve, reject) => {
-    const timer = setTimeout(() => {
+    // timer.at, not setTimeout: a timeout past 2^31-1 ms would fire at once.
+    const cancel = at(Date.now() + timeoutMS, () => {
       const error = new StepTimeoutError(config.name, timeoutMS);
       controller.abort(error);
       reject(error);
-    }, timeoutMS);
+    });
     body().then(
       (value) => {
-        clearTimeout(timer);
+        cancel();
         resolve(value);
       },
       (error) => {
-        clearTimeout(timer);
+        cancel();
         reject(error);
       },
     );
@@ -211,4 +214,5 @@ function logger() {
 }
 const fallbackLogger = consoleLogger();
 
-export const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
+/** A plain (not durable) wait, also for a retry interval past setTimeout's limit. */
+export const sleep = delay;

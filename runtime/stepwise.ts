@@ -5,6 +5,7 @@
 import type { StepConfig } from "./config.js";
 import { frames, type StepStatus } from "./context.js";
 import { ConfigError, StepwiseError } from "./errors.js";
+import { checkIdentifier } from "./identifiers.js";
 import { currentExecutor, Executor, requireExecutor, setExecutor, type LaunchConfig } from "./executor.js";
 import { consoleLogger, prefixed, type Logger } from "./logger.js";
 import { step } from "./markers.js";
@@ -18,7 +19,9 @@ import { getEvent, now, randomUUID, recv, send, setEvent, sleep } from "./messag
 import { QueueDispatcher } from "./queue.js";
 import { loadTracing } from "./tracing.js";
 import { deprecatePatch, patched } from "./patching.js";
+import { recordedRead } from "./reads.js";
 import { every } from "./timer.js";
+import { transformHint } from "./transform-hint.js";
 import { startLiveness } from "./liveness.js";
 import { enqueueByName, placementOf, type StartWorkflowOptions } from "./enqueue.js";
 import { defineSchedule, startSchedules, type ScheduleOptions } from "./schedule.js";
@@ -54,6 +57,28 @@ export interface StepInfo {
   completedAt: Date;
 }
 
+/** Inside a run, the executor running it (still there while it shuts down); else the launched one. */
+function executorHere(): Executor {
+  return frames.getStore()?.workflow?.executor ?? requireExecutor();
+}
+
+async function readWorkflowSteps(workflowID: string): Promise<StepInfo[]> {
+  const rows = await executorHere().sysdb.loadOperations(workflowID);
+  return rows.map((row) => {
+    const where = `workflow '${workflowID}', function ID ${row.functionID}`;
+    return {
+      functionID: row.functionID,
+      stepID: row.stepID,
+      output: row.error === null ? deserialize(row.output, where) : undefined,
+      error: row.error === null ? null : deserializeError(row.error, where),
+      attempts: row.attempts,
+      childWorkflowID: row.childWorkflowID,
+      startedAt: new Date(row.startedAt),
+      completedAt: new Date(row.completedAt),
+    };
+  });
+}
+
 type AsyncFn = (...args: any[]) => Promise<any>; // eslint-disable-line @typescript-eslint/no-explicit-any
 
 const defaultLogger = consoleLogger();
@@ -86,13 +111,9 @@ export class Stepwise {
     setExecutor(executor);
     executor.logger.debug(`launched on the ${executor.sysdb.description} as executor '${executor.executorID}'`);
     executor.notifier.onCancel = (key) => onCancelNotification(executor, key);
-    if (config.recover !== false) {
-      await startLiveness(executor, config.executorTimeoutSeconds ?? 60);
-      await recoverPending(executor, [executor.executorID]);
-    }
+    if (config.recover !== false) await startLiveness(executor, config.executorTimeoutSeconds ?? 60);
     const dispatcher = new QueueDispatcher(executor, config.listenQueues);
     executor.stopHooks.push(() => dispatcher.stop());
-    dispatcher.start();
     // Runs a database outage stopped here resume once it answers again.
     executor.stopHooks.push(
       every(5000, 5000, async () => {
@@ -102,14 +123,28 @@ export class Stepwise {
     if (config.retention) startRetention(executor, config.retention);
     startSchedules(executor);
     if (config.dashboard) await startDashboard(executor, config.dashboard === true ? {} : config.dashboard);
+    // Work starts last, once everything it may need is installed: a launch that fails
+    // above leaves no run half-started, and a shutdown meanwhile finds nothing to stop.
+    if (config.recover !== false) await recoverPending(executor, [executor.executorID]);
+    dispatcher.start();
   }
 
-  /** Closes the system database. Runs still in flight stay PENDING and resume at the next launch. */
+  /**
+   * A graceful drain: stops dequeuing and recovering at once; lets the steps executing
+   * now finish and record their outcome for up to `shutdownTimeoutMS` (default 10 s);
+   * every run still held here stops at its next durable operation and stays PENDING
+   * (nothing is recorded as its outcome), to resume at the next launch or in another
+   * live process. Then closes the databases. Handles made here then reject with
+   * ShutdownError for runs that have not ended.
+   */
   static async shutdown(): Promise<void> {
     const executor = currentExecutor();
     if (!executor) return;
-    setExecutor(undefined);
-    await executor.shutdown();
+    try {
+      await executor.shutdown();
+    } finally {
+      if (currentExecutor() === executor) setExecutor(undefined);
+    }
   }
 
   /** Starts a workflow and returns its handle without waiting for the result. */
@@ -119,9 +154,10 @@ export class Stepwise {
   ): (...args: Parameters<F>) => Promise<WorkflowHandle<Awaited<ReturnType<F>>>> {
     const registered = workflowOf(wf);
     if (!registered) {
+      const name = typeof wf === "function" && wf.name ? wf.name : "this function";
       throw new StepwiseError(
-        `startWorkflow() needs a workflow: tag the function /** @workflow */ (built with the Stepwise transformer) ` +
-          `or wrap it with workflow(fn, { name }).`,
+        `startWorkflow() got ${name}, which is not a workflow. If it is tagged /** @workflow */, the Stepwise transformer did not run ` +
+          `on its file, so it is plain code and nothing in it is durable: ${transformHint()}. Otherwise wrap it with workflow(fn, { name }).`,
       );
     }
     const queue = placementOf(options, "startWorkflow");
@@ -158,38 +194,33 @@ export class Stepwise {
 
   /** A handle on a recorded run (its status is null when no run has this ID). */
   static retrieveWorkflow<T = unknown>(workflowID: string): WorkflowHandle<T> {
+    checkIdentifier(workflowID, "Stepwise.retrieveWorkflow: workflowID");
     return handleFor<T>(workflowID);
   }
 
+  /** A run's status, or null when no run has this ID. In a workflow, recorded: a replay sees what the first run saw. */
   static async getWorkflowStatus(workflowID: string): Promise<WorkflowStatus | null> {
-    const row = await requireExecutor().sysdb.getWorkflow(workflowID);
-    return row ? toStatus(row) : null;
-  }
-
-  static async listWorkflows(filter: WorkflowFilter = {}): Promise<WorkflowStatus[]> {
-    return (await requireExecutor().sysdb.listWorkflows(filter)).map(toStatus);
-  }
-
-  /** What a run recorded, operation by operation, in function-ID order. */
-  static async listWorkflowSteps(workflowID: string): Promise<StepInfo[]> {
-    const rows = await requireExecutor().sysdb.loadOperations(workflowID);
-    return rows.map((row) => {
-      const where = `workflow '${workflowID}', function ID ${row.functionID}`;
-      return {
-        functionID: row.functionID,
-        stepID: row.stepID,
-        output: row.error === null ? deserialize(row.output, where) : undefined,
-        error: row.error === null ? null : deserializeError(row.error, where),
-        attempts: row.attempts,
-        childWorkflowID: row.childWorkflowID,
-        startedAt: new Date(row.startedAt),
-        completedAt: new Date(row.completedAt),
-      };
+    checkIdentifier(workflowID, "Stepwise.getWorkflowStatus: workflowID");
+    return recordedRead("Stepwise.getWorkflowStatus", async () => {
+      const row = await executorHere().sysdb.getWorkflow(workflowID);
+      return row ? toStatus(row) : null;
     });
+  }
+
+  /** Runs matching the filter. In a workflow, recorded: a replay sees what the first run saw. */
+  static listWorkflows(filter: WorkflowFilter = {}): Promise<WorkflowStatus[]> {
+    return recordedRead("Stepwise.listWorkflows", async () => (await executorHere().sysdb.listWorkflows(filter)).map(toStatus));
+  }
+
+  /** What a run recorded, operation by operation, in function-ID order. In a workflow, this read is recorded too. */
+  static async listWorkflowSteps(workflowID: string): Promise<StepInfo[]> {
+    checkIdentifier(workflowID, "Stepwise.listWorkflowSteps: workflowID");
+    return recordedRead("Stepwise.listWorkflowSteps", () => readWorkflowSteps(workflowID));
   }
 
   /** Cancels a run that has not ended: it stops at its next durable operation, wherever it runs. */
   static cancelWorkflow(workflowID: string): Promise<boolean> {
+    checkIdentifier(workflowID, "Stepwise.cancelWorkflow: workflowID");
     return cancelWorkflow(requireExecutor(), workflowID);
   }
 
@@ -200,6 +231,7 @@ export class Stepwise {
    * Returns false when no run has this ID.
    */
   static deleteWorkflow(workflowID: string, options: { deleteChildren?: boolean } = {}): Promise<boolean> {
+    checkIdentifier(workflowID, "Stepwise.deleteWorkflow: workflowID");
     return deleteWorkflow(requireExecutor(), workflowID, options);
   }
 
@@ -218,6 +250,7 @@ export class Stepwise {
    * it has the workflow, else by whichever executor has it (through the internal queue).
    */
   static resumeWorkflow<T = unknown>(workflowID: string): Promise<WorkflowHandle<T>> {
+    checkIdentifier(workflowID, "Stepwise.resumeWorkflow: workflowID");
     return resumeWorkflow(requireExecutor(), workflowID) as Promise<WorkflowHandle<T>>;
   }
 
@@ -230,6 +263,8 @@ export class Stepwise {
     fromFunctionID: number,
     options: { newWorkflowID?: string } = {},
   ): Promise<WorkflowHandle<T>> {
+    checkIdentifier(workflowID, "Stepwise.forkWorkflow: workflowID");
+    checkIdentifier(options.newWorkflowID, "Stepwise.forkWorkflow: newWorkflowID");
     return forkWorkflow(requireExecutor(), workflowID, fromFunctionID, options) as Promise<WorkflowHandle<T>>;
   }
 

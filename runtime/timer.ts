@@ -25,6 +25,23 @@ export function at(epochMs: number, fn: () => void): () => void {
 }
 
 /**
+ * Resolves after `ms` milliseconds, however long: unlike a bare setTimeout, which fires at
+ * once past 2^31-1 ms, it waits in several timers. Ref'd, like setTimeout: a script
+ * awaiting it stays alive.
+ */
+export function delay(ms: number): Promise<void> {
+  const until = Date.now() + ms;
+  return new Promise<void>((resolve) => {
+    const arm = () => {
+      const left = until - Date.now();
+      if (left <= 0) return resolve();
+      setTimeout(arm, Math.min(left, MAX_TIMER_MS));
+    };
+    arm();
+  });
+}
+
+/**
  * Runs `pass` every `periodMs`, the first time after `firstDelayMs`, one pass at a time
  * (the next waits for the previous to end); unref'd. Returns what stops it, waiting
  * briefly for a pass in progress. `pass` reports its own failures.

@@ -11,7 +11,7 @@
 import type { IsolationLevel, TransactionConfig } from "./config.js";
 import { frames, type WorkflowRun } from "./context.js";
 import { NonDeterminismError, StepwiseError } from "./errors.js";
-import { currentExecutor, requireExecutor } from "./executor.js";
+import { requireExecutor } from "./executor.js";
 import { AlreadyRecorded, nextOperation, recordInTransaction } from "./operations.js";
 import { serialize, serializeError } from "./serialize.js";
 import { materialize, sleep } from "./step.js";
@@ -68,7 +68,8 @@ export function runTransaction<T>(config: ResolvedTransactionConfig, body: () =>
     }
     // A run being recovered, on a separate application database: the transaction may have
     // committed there before the process died, without its checkpoint in the system database.
-    if (run.resumed && currentExecutor()?.appdb) return recoverThenExecute(config, run, functionID, body);
+    if (run.resumed && run.executor.appdb) return run.executor.track(recoverThenExecute(config, run, functionID, body));
+    return run.executor.track(execute(config, run, functionID, body));
   }
   return execute(config, run, functionID, body);
 }
@@ -79,7 +80,7 @@ async function recoverThenExecute<T>(
   functionID: number,
   body: () => Promise<T>,
 ): Promise<T> {
-  const { appdb } = requireExecutor();
+  const { appdb } = run.executor;
   let committed: TransactionOutputRow | null;
   try {
     committed = await appdb!.get(run.workflowID, functionID);
@@ -105,7 +106,7 @@ async function adopt<T>(config: ResolvedTransactionConfig, run: WorkflowRun, com
 /** Writes a checkpoint to the system database; returns the row another executor recorded first, if any. */
 async function checkpoint(run: WorkflowRun, row: OperationRow): Promise<OperationRow | null> {
   try {
-    return await requireExecutor().sysdb.recordOperation(row);
+    return await run.executor.sysdb.recordOperation(row);
   } catch (error) {
     // The outcome could not be saved: the run must not go on as if it had been.
     run.parked ??= error as Error;
@@ -119,7 +120,7 @@ async function execute<T>(
   functionID: number | undefined,
   body: () => Promise<T>,
 ): Promise<T> {
-  const { sysdb, appdb } = requireExecutor();
+  const { sysdb, appdb } = run?.executor ?? requireExecutor();
   const driver = appdb?.driver ?? sysdb.driver;
   const startedAt = Date.now();
   const row = (output: string | null, error: string | null, attempts: number): OperationRow => ({
@@ -189,7 +190,7 @@ async function execute<T>(
 
 /** Another executor's transaction committed at this function ID first: take its outcome. */
 async function adoptCommitted<T>(config: ResolvedTransactionConfig, run: WorkflowRun, functionID: number): Promise<T> {
-  const { appdb } = requireExecutor();
+  const { appdb } = run.executor;
   let committed: TransactionOutputRow | null;
   try {
     committed = await appdb!.get(run.workflowID, functionID);
@@ -214,7 +215,7 @@ async function adoptCommitted<T>(config: ResolvedTransactionConfig, run: Workflo
  * (or a commit whose acknowledgement was lost) already recorded an outcome, that one wins.
  */
 async function recordFailure<T>(config: ResolvedTransactionConfig, run: WorkflowRun, failed: OperationRow): Promise<T> {
-  const { appdb } = requireExecutor();
+  const { appdb } = run.executor;
   if (appdb && !config.readOnly) {
     let inserted: boolean;
     try {

@@ -92,7 +92,7 @@ function detail(row: WorkflowRow): RunDetail {
     recoveryAttempts: row.recoveryAttempts,
     timeoutMS: row.timeoutMS,
     deadline: row.deadline,
-    result: row.status === "SUCCESS" ? showStored(row.output, where) : null,
+    result: row.status === "SUCCESS" ? showStored(row.output, where, `${runPath(row.workflowID)}/result`) : null,
     // A cancellation with a reason (a timeout) has it as its error.
     error: (row.status === "ERROR" || row.status === "CANCELLED") && row.error !== null ? showStoredError(row.error, where) : null,
   };
@@ -121,7 +121,7 @@ export async function getRun(workflowID: string, afterFunctionID = -1): Promise<
       startedAt: op.startedAt,
       completedAt: op.completedAt,
       childWorkflowID: op.childWorkflowID,
-      output: op.error === null && !op.childWorkflowID ? showStored(op.output, where) : null,
+      output: op.error === null && !op.childWorkflowID ? showStored(op.output, where, `${runPath(workflowID)}/steps/${op.functionID}/output`) : null,
       error: op.error === null ? null : showStoredError(op.error, where),
     };
   });
@@ -138,7 +138,26 @@ export async function getRun(workflowID: string, afterFunctionID = -1): Promise<
 export async function getInputs(workflowID: string): Promise<InputsResponse> {
   const row = await requireExecutor().sysdb.getWorkflow(workflowID);
   if (!row) throw new ApiError(404, `no workflow has the ID '${workflowID}'`);
-  return { inputs: showStored(row.inputs, `the inputs of workflow '${workflowID}'`) };
+  return { inputs: showStored(row.inputs, `the inputs of workflow '${workflowID}'`, `${runPath(workflowID)}/inputs/stored`) };
+}
+
+function runPath(workflowID: string): string {
+  return `/api/workflows/${encodeURIComponent(workflowID)}`;
+}
+
+/** The stored form of a run's result or inputs, or of one step's output, for a download. */
+export async function storedValue(workflowID: string, what: "result" | "inputs" | number): Promise<string> {
+  const { sysdb } = requireExecutor();
+  if (typeof what === "number") {
+    const [op] = (await sysdb.loadOperations(workflowID, what - 1)).filter((o) => o.functionID === what);
+    if (!op || op.error !== null || op.output === null) throw new ApiError(404, `workflow '${workflowID}' has no recorded output at function ID ${what}`);
+    return op.output;
+  }
+  const row = await sysdb.getWorkflow(workflowID);
+  if (!row) throw new ApiError(404, `no workflow has the ID '${workflowID}'`);
+  const text = what === "result" ? (row.status === "SUCCESS" ? row.output : null) : row.inputs;
+  if (text === null) throw new ApiError(404, `workflow '${workflowID}' has no ${what}`);
+  return text;
 }
 
 export async function act(workflowID: string, action: string, body: Record<string, unknown>): Promise<ActionResponse> {

@@ -9,8 +9,18 @@ import type { Shown, ShownError } from "./types.js";
 
 const MAX_CHARS = 20_000;
 
-export function showStored(text: string | null, where: string): Shown {
+/**
+ * Past this stored size a value is not read back for a page: reading and printing a
+ * 15 MB value blocks the server's event loop for seconds on every poll. The page shows
+ * the start of the stored form, and `download` serves all of it, streamed.
+ */
+export const MAX_READ_CHARS = 256 * 1024;
+
+export function showStored(text: string | null, where: string, download?: string): Shown {
   if (text === null) return { text: "undefined" };
+  if (text.length > MAX_READ_CHARS) {
+    return { text: `${text.slice(0, MAX_CHARS)}\n...`, raw: true, truncated: true, storedBytes: Buffer.byteLength(text, "utf8"), download };
+  }
   try {
     return cap(preview(deserialize(text, where)));
   } catch {

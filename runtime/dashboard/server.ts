@@ -15,8 +15,8 @@ import fs from "node:fs";
 import http from "node:http";
 import type { AddressInfo } from "node:net";
 import { fileURLToPath } from "node:url";
-import { ConfigError } from "../errors.js";
-import { act, ApiError, getInputs, getRun, listRuns } from "./api.js";
+import { ConfigError, StepwiseError } from "../errors.js";
+import { act, ApiError, getInputs, getRun, listRuns, storedValue } from "./api.js";
 
 export interface DashboardOptions {
   /** Default 4000; 0 picks a free port. */
@@ -28,8 +28,10 @@ export interface DashboardOptions {
 }
 
 export interface Dashboard {
-  /** Where to open it (with the token as `?token=` when there is one). */
+  /** Where to open it; without the token, even when it needs one. */
   readonly url: string;
+  /** Whether requests must carry the token. */
+  readonly needsToken: boolean;
   readonly host: string;
   readonly port: number;
   close(): Promise<void>;
@@ -139,7 +141,8 @@ export async function startDashboard(options: DashboardOptions = {}): Promise<Da
     if (req.method !== "GET" && req.method !== "HEAD") return send(res, 405, "text/plain; charset=utf-8", "Method not allowed\n");
     if (path.startsWith("/assets/")) {
       const name = path.slice("/assets/".length);
-      const type = ASSETS[name];
+      // Own keys only: 'constructor' or '__proto__' must not reach the file system.
+      const type = Object.hasOwn(ASSETS, name) ? ASSETS[name] : undefined;
       if (!type) return send(res, 404, "text/plain; charset=utf-8", "Not found\n");
       if (!assets) return send(res, 500, "text/plain; charset=utf-8", "The dashboard's page is not built: run `npm run build` in the stepwise package.\n");
       return send(res, 200, type, fs.readFileSync(`${assets}${name}`));
@@ -163,6 +166,13 @@ export async function startDashboard(options: DashboardOptions = {}): Promise<Da
         if (parts.length === 1 && parts[0] === "workflows") return sendJSON(res, 200, await listRuns(url.searchParams));
         if (parts.length === 2 && parts[0] === "workflows") return sendJSON(res, 200, await getRun(parts[1]!, afterParam(url)));
         if (parts.length === 3 && parts[0] === "workflows" && parts[2] === "inputs") return sendJSON(res, 200, await getInputs(parts[1]!));
+        if (parts.length === 3 && parts[0] === "workflows" && parts[2] === "result") return sendStored(res, parts[1]!, await storedValue(parts[1]!, "result"));
+        if (parts.length === 4 && parts[0] === "workflows" && parts[2] === "inputs" && parts[3] === "stored") {
+          return sendStored(res, parts[1]!, await storedValue(parts[1]!, "inputs"));
+        }
+        if (parts.length === 5 && parts[0] === "workflows" && parts[2] === "steps" && parts[4] === "output") {
+          return sendStored(res, parts[1]!, await storedValue(parts[1]!, functionIDParam(parts[3]!)));
+        }
         throw new ApiError(404, `no such endpoint: GET ${url.pathname}`);
       }
       if (req.method === "POST" && parts.length === 3 && parts[0] === "workflows") {
@@ -178,13 +188,17 @@ export async function startDashboard(options: DashboardOptions = {}): Promise<Da
       throw new ApiError(405, `no such endpoint: ${req.method} ${url.pathname}`);
     } catch (error) {
       if (error instanceof ApiError) return sendJSON(res, error.status, { error: error.message });
-      return sendJSON(res, 500, { error: error instanceof Error ? `${error.name}: ${error.message}` : String(error) });
+      // The runtime's own errors are written for users; anything else (a driver's, the
+      // file system's) may name paths or SQL, and stays in the server.
+      if (error instanceof StepwiseError) return sendJSON(res, 500, { error: `${error.name}: ${error.message}` });
+      return sendJSON(res, 500, { error: "internal error: the dashboard could not answer this request" });
     }
   };
 
   const server = http.createServer((req, res) => {
-    handle(req, res).catch((error) => {
-      if (!res.headersSent) send(res, 500, "text/plain; charset=utf-8", `${(error as Error).message}\n`);
+    // No message: it may name paths (the install folder) that a visitor has no need of.
+    handle(req, res).catch(() => {
+      if (!res.headersSent) send(res, 500, "text/plain; charset=utf-8", "Internal error\n");
       else res.destroy();
     });
   });
@@ -201,7 +215,9 @@ export async function startDashboard(options: DashboardOptions = {}): Promise<Da
   const boundPort = (server.address() as AddressInfo).port;
   const shownHost = host.includes(":") && !host.startsWith("[") ? `[${host}]` : host;
   return {
-    url: `http://${shownHost === "0.0.0.0" || shownHost === "[::]" ? "127.0.0.1" : shownHost}:${boundPort}/${token ? `?token=${encodeURIComponent(token)}` : ""}`,
+    // Never with the token: a URL ends up in logs, terminals and scrollback.
+    url: `http://${shownHost === "0.0.0.0" || shownHost === "[::]" ? "127.0.0.1" : shownHost}:${boundPort}/`,
+    needsToken: token !== undefined,
     host,
     port: boundPort,
     close: () =>
@@ -226,12 +242,33 @@ function send(res: http.ServerResponse, status: number, type: string, body: stri
   res.end(body);
 }
 
+const MAX_FUNCTION_ID = 2 ** 31 - 1;
+
+function functionIDParam(raw: string): number {
+  const id = Number(raw);
+  if (!/^\d+$/.test(raw) || id > MAX_FUNCTION_ID) throw new ApiError(400, `a function ID is a whole number from 0 to ${MAX_FUNCTION_ID}, got '${raw}'`);
+  return id;
+}
+
+/** Sends a stored value as a download, in chunks, so a large one does not hold up other requests. */
+async function sendStored(res: http.ServerResponse, workflowID: string, text: string): Promise<void> {
+  res.statusCode = 200;
+  res.setHeader("Content-Type", "application/json; charset=utf-8");
+  res.setHeader("Content-Disposition", `attachment; filename="${workflowID.replace(/[^\w.-]/g, "_").slice(0, 100)}.json"`);
+  const CHUNK = 64 * 1024;
+  for (let i = 0; i < text.length; i += CHUNK) {
+    if (!res.write(text.slice(i, i + CHUNK))) await new Promise((resolve) => res.once("drain", resolve));
+  }
+  res.end();
+}
+
 /** `?after=<functionID>` of a run's page: a whole number, -1 or more; absent means every step. */
 function afterParam(url: URL): number {
   const raw = url.searchParams.get("after");
   if (raw === null) return -1;
   const after = Number(raw);
-  if (!Number.isInteger(after) || after < -1) throw new ApiError(400, `after must be a function ID (a whole number, -1 or more), got '${raw}'`);
+  // A function ID is a Postgres integer: beyond it the database itself would refuse.
+  if (!Number.isInteger(after) || after < -1 || after > MAX_FUNCTION_ID) throw new ApiError(400, `after must be a function ID (a whole number, -1 or more), got '${raw}'`);
   return after;
 }
 

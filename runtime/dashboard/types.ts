@@ -8,6 +8,12 @@ export interface Shown {
   /** The value could not be read back; `text` is the stored row itself. */
   raw?: true;
   truncated?: true;
+  /**
+   * The value is too large to read back for a page (its stored size, in bytes): `text`
+   * is the start of its stored form, and `download` the API path of the whole of it.
+   */
+  storedBytes?: number;
+  download?: string;
 }
 
 export interface ShownError {

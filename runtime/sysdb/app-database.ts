@@ -10,7 +10,8 @@
 import pg from "pg";
 import { DatabaseConnectionError } from "../errors.js";
 import type { Queryable, SqlDriver } from "./driver.js";
-import { describeDatabaseUrl, openPostgres } from "./pg.js";
+import { adviceFor, checkConnectionString, describeDatabaseUrl, reasonOf } from "./connection.js";
+import { openPostgres } from "./pg.js";
 import { toOperation, type OperationRow } from "./system-database.js";
 
 /** What the outputs table holds of a committed transaction: its operation row (a transaction starts no child). */
@@ -35,21 +36,22 @@ export class AppDatabase {
 
   /** Connects (naming this database, not the system one, when it cannot) and creates the outputs table. */
   static async open(url: string, options: { maxConnections?: number } = {}): Promise<AppDatabase> {
+    const setting = "launch option applicationDatabaseUrl";
+    checkConnectionString(url, setting);
     const probe = new pg.Client({ connectionString: url });
     // An error after connect (the server went away) must not crash the process.
     probe.on("error", () => {});
     try {
       await probe.connect();
     } catch (cause) {
-      const reason = (cause as NodeJS.ErrnoException).code ?? (cause as Error).message;
       throw new DatabaseConnectionError(
-        `Cannot connect to the application database (${describeDatabaseUrl(url)}): ${reason}. ` +
-          `Check that the server is running and that the launch option applicationDatabaseUrl is right.`,
+        `Cannot connect to the application database (${describeDatabaseUrl(url)}): ${reasonOf(cause)}. ${adviceFor(cause, setting)}`,
+        { cause },
       );
     } finally {
       await probe.end().catch(() => {});
     }
-    const db = new AppDatabase(await openPostgres(url, options));
+    const db = new AppDatabase(await openPostgres(url, { ...options, setting }));
     try {
       await db.ensureSchema();
     } catch (error) {

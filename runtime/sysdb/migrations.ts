@@ -90,6 +90,35 @@ export const MIGRATIONS: readonly (readonly string[])[] = [
        last_tick  bigint NOT NULL
      )`,
   ],
+  // 4: FIFO by enqueue order, and the event history a fork rebuilds events from.
+  [
+    // A sequence, not created_at: runs enqueued in the same millisecond keep their order.
+    // Added without a default and given one after, so existing rows stay NULL (no table
+    // rewrite); they sort first, being older than any run numbered from here on.
+    `CREATE SEQUENCE stepwise.enqueue_seq`,
+    `ALTER TABLE stepwise.workflow_status ADD COLUMN enqueue_seq bigint`,
+    `ALTER TABLE stepwise.workflow_status ALTER COLUMN enqueue_seq SET DEFAULT nextval('stepwise.enqueue_seq')`,
+    `DROP INDEX stepwise.workflow_status_queue`,
+    `CREATE INDEX workflow_status_queue
+       ON stepwise.workflow_status (queue_name, status, priority, enqueue_seq NULLS FIRST) WHERE queue_name IS NOT NULL`,
+    // Every value setEvent recorded, by the function ID that set it: a fork from function ID
+    // N rebuilds the events its kept operations set (workflow_events keeps only the latest).
+    `CREATE TABLE stepwise.workflow_events_history (
+       workflow_id  text NOT NULL,
+       function_id  integer NOT NULL,
+       key          text NOT NULL,
+       value        text NOT NULL,
+       PRIMARY KEY (workflow_id, function_id)
+     )`,
+    // How a run records its operations. 2: its reads of other runs (a handle's result or
+    // status, lists) are operations too. Runs recorded before this version stay NULL
+    // (format 1, reads not recorded) and replay as they were recorded.
+    `ALTER TABLE stepwise.workflow_status ADD COLUMN format_version integer`,
+    `ALTER TABLE stepwise.workflow_status ALTER COLUMN format_version SET DEFAULT 2`,
+  ],
+  // 5: the process executing each run (see process-lock.ts): a random token per process,
+  // held as an advisory lock while the process lives. Null for runs not executing yet.
+  [`ALTER TABLE stepwise.workflow_status ADD COLUMN process_token text`],
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.length;

@@ -2,19 +2,9 @@ import pg from "pg";
 import { DatabaseConnectionError } from "../errors.js";
 import type { Logger } from "../logger.js";
 import type { Queryable, QueryResult, SqlDriver } from "./driver.js";
+import { adviceFor, checkConnectionString, describeDatabaseUrl, isConnectionError, isTransientServerState, reasonOf } from "./connection.js";
 
-/** Host, port and database of a connection string, never its password. */
-export function describeDatabaseUrl(url: string): string {
-  try {
-    const parsed = new URL(url);
-    const host = parsed.hostname || process.env.PGHOST || "localhost";
-    const port = parsed.port || "5432";
-    const database = decodeURIComponent(parsed.pathname.replace(/^\//, "")) || parsed.username || "postgres";
-    return `postgres at ${host}:${port}/${database}`;
-  } catch {
-    return "postgres (connection string could not be parsed)";
-  }
-}
+export { describeDatabaseUrl, isConnectionError };
 
 function wrapPool(client: pg.Pool | pg.PoolClient): Queryable {
   return {
@@ -31,56 +21,42 @@ export interface PostgresOptions {
   logger?: Pick<Logger, "warn" | "info">;
   /** How long a statement keeps retrying through a lost connection before it fails (default 300). */
   reconnectSeconds?: number;
-}
-
-const CONNECTION_ERROR_CODES = new Set([
-  "ECONNREFUSED",
-  "ECONNRESET",
-  "EPIPE",
-  "ETIMEDOUT",
-  "ENOTFOUND",
-  "EAI_AGAIN",
-  "EHOSTUNREACH",
-  "ENETUNREACH",
-  "57P01", // admin_shutdown: pg_terminate_backend, or a server shutting down
-  "57P02", // crash_shutdown
-  "57P03", // cannot_connect_now: the server is starting up
-]);
-
-/**
- * True when a statement failed because the connection went away, not because of the
- * statement: such a failure is retried on a new connection.
- */
-export function isConnectionError(error: unknown): boolean {
-  const code = (error as { code?: unknown } | null)?.code;
-  if (typeof code === "string" && (CONNECTION_ERROR_CODES.has(code) || code.startsWith("08"))) return true;
-  const message = (error as Error | null)?.message ?? "";
-  return /Connection terminated|terminating connection|Client has encountered a connection error|timeout exceeded when trying to connect|connect ECONNREFUSED/i.test(
-    message,
-  );
+  /** Where the connection string came from, for messages (default: STEPWISE_DATABASE_URL or databaseUrl). */
+  setting?: string;
 }
 
 /** A pool of connections to a real Postgres server. */
 export async function openPostgres(url: string, options: PostgresOptions = {}): Promise<SqlDriver> {
+  const setting = options.setting ?? "the connection string (STEPWISE_DATABASE_URL or databaseUrl)";
+  checkConnectionString(url, setting);
   const description = describeDatabaseUrl(url);
+  const reconnectMs = (options.reconnectSeconds ?? 300) * 1000;
   const pool = new pg.Pool({ connectionString: url, max: options.maxConnections ?? 10, connectionTimeoutMillis: 10_000 });
   // An idle client's error (the server went away) must not crash the process; the next query reports it.
   pool.on("error", () => {});
-  try {
-    const client = await pool.connect();
-    client.release();
-  } catch (cause) {
-    await pool.end().catch(() => {});
-    const reason = (cause as NodeJS.ErrnoException).code ?? (cause as Error).message;
-    throw new DatabaseConnectionError(
-      `Cannot connect to the database (${description}): ${reason}. ` +
-        `Check that the server is running and that the connection string (STEPWISE_DATABASE_URL or databaseUrl) is right.`,
-    );
+  // A server that cannot be reached fails the launch at once; one that is up but cannot
+  // take a connection now (full, starting) is waited for, like an outage.
+  const started = Date.now();
+  for (let delay = 100; ; delay = Math.min(delay * 2, 2000)) {
+    try {
+      const client = await pool.connect();
+      client.release();
+      break;
+    } catch (cause) {
+      if (isTransientServerState(cause) && Date.now() - started < reconnectMs) {
+        if (delay === 100) options.logger?.warn(`the database (${description}) cannot take a connection now: ${reasonOf(cause)}; retrying`);
+        await new Promise((r) => setTimeout(r, delay));
+        continue;
+      }
+      await pool.end().catch(() => {});
+      throw new DatabaseConnectionError(`Cannot connect to the database (${description}): ${reasonOf(cause)}. ${adviceFor(cause, setting)}`, {
+        cause,
+      });
+    }
   }
   let closed = false;
   // Whether a lost connection was reported and its return not yet.
   let outage = false;
-  const reconnectMs = (options.reconnectSeconds ?? 300) * 1000;
 
   /**
    * Runs `op`, retrying it with backoff while the connection is lost: an outage of the
@@ -95,7 +71,7 @@ export async function openPostgres(url: string, options: PostgresOptions = {}): 
         return await op();
       } catch (error) {
         if (closed || !isConnectionError(error)) throw error;
-        const reason = (error as NodeJS.ErrnoException).code ?? (error as Error).message;
+        const reason = reasonOf(error);
         if (Date.now() - started > reconnectMs) {
           throw new DatabaseConnectionError(
             `Lost the connection to the database (${description}) for more than ${reconnectMs / 1000}s: ${reason}. ` +
@@ -176,7 +152,16 @@ class Listener {
   async listen(channel: string, onPayload: (payload: string) => void): Promise<void> {
     const first = !this.handlers.has(channel);
     this.handlers.set(channel, [...(this.handlers.get(channel) ?? []), onPayload]);
-    const client = await this.connect();
+    let client: pg.Client;
+    try {
+      client = await this.connect();
+    } catch (error) {
+      // No slot for it now (the pool got one): keep trying, and subscribe once connected.
+      // Notifications are best effort; the waiters' re-checks cover the gap.
+      if (!isConnectionError(error)) throw error;
+      void this.reconnect();
+      return;
+    }
     if (first) await client.query(`LISTEN ${quoteIdent(channel)}`);
   }
 
@@ -204,7 +189,19 @@ class Listener {
     void this.reconnect();
   }
 
+  private reconnecting = false;
+
   private async reconnect() {
+    if (this.reconnecting) return;
+    this.reconnecting = true;
+    try {
+      await this.reconnectLoop();
+    } finally {
+      this.reconnecting = false;
+    }
+  }
+
+  private async reconnectLoop() {
     for (let delay = 100; !this.closed && !this.client; delay = Math.min(delay * 2, 5000)) {
       await new Promise((r) => setTimeout(r, delay));
       if (this.closed) return;

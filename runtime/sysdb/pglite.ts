@@ -1,61 +1,58 @@
 import fs from "node:fs";
 import path from "node:path";
-import { PGlite } from "@electric-sql/pglite";
+import { PGlite, type PGliteOptions } from "@electric-sql/pglite";
 import { DatabaseConnectionError } from "../errors.js";
+import { acquireDirectoryLock } from "./file-lock.js";
+import { damagedOnOpen, damagedOnRead, isDamage, refuseIncompleteDataFolder } from "./embedded-damage.js";
 import type { Queryable, QueryResult, SqlDriver } from "./driver.js";
 
-/**
- * PGlite serves one process at a time. A lock file holding the owner's PID turns a
- * second process into a clear error instead of a corrupted database. A lock left by
- * a process that no longer exists (it was killed) is taken over.
- */
-function acquireLock(lockPath: string): () => void {
-  for (let tries = 0; tries < 3; tries++) {
-    try {
-      fs.writeFileSync(lockPath, String(process.pid), { flag: "wx" });
-      return () => {
-        try {
-          if (fs.readFileSync(lockPath, "utf8") === String(process.pid)) fs.unlinkSync(lockPath);
-        } catch {
-          // Already gone: nothing to release.
-        }
-      };
-    } catch (error) {
-      if ((error as NodeJS.ErrnoException).code !== "EEXIST") throw error;
-      const owner = Number.parseInt(fs.readFileSync(lockPath, "utf8"), 10);
-      if (Number.isInteger(owner) && owner !== process.pid && isAlive(owner)) {
-        throw new DatabaseConnectionError(
-          `The embedded database in ${path.dirname(lockPath)} is in use by process ${owner}. ` +
-            `The embedded database (PGlite) serves one process at a time: stop that process, ` +
-            `or point every process at one Postgres server with STEPWISE_DATABASE_URL.`,
-        );
-      }
-      if (owner === process.pid) {
-        throw new DatabaseConnectionError(
-          `The embedded database in ${path.dirname(lockPath)} is already open in this process; ` +
-            `call Stepwise.shutdown() before launching again.`,
-        );
-      }
-      fs.rmSync(lockPath, { force: true });
-    }
-  }
-  throw new DatabaseConnectionError(`Cannot take the lock ${lockPath}; remove it if no process uses the database.`);
-}
-
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === "EPERM";
-  }
-}
-
-function wrap(db: Pick<PGlite, "query">): Queryable {
+function wrap(db: Pick<PGlite, "query">, dir: string): Queryable {
   return {
     async query<R>(text: string, params?: unknown[]): Promise<QueryResult<R>> {
-      const result = await db.query<R>(text, params);
-      return { rows: result.rows, rowCount: result.affectedRows ?? result.rows.length };
+      try {
+        const result = await db.query<R>(text, params);
+        return { rows: result.rows, rowCount: result.affectedRows ?? result.rows.length };
+      } catch (error) {
+        // A truncated or corrupt file: say so, and where, rather than "could not read blocks".
+        throw isDamage(error) ? damagedOnRead(dir, error) : error;
+      }
+    },
+  };
+}
+
+/**
+ * Opens PGlite on the data folder in `dataDir`, holding its lock: refuses a folder
+ * that is not a complete database, and names damage as such. `options` go to PGlite
+ * (a dump to load into an empty folder). Returns the instance and what releases it.
+ */
+export async function openEmbedded(dataDir: string, options: PGliteOptions = {}): Promise<{ db: PGlite; dir: string; close(): Promise<void> }> {
+  const dir = path.resolve(dataDir);
+  fs.mkdirSync(dir, { recursive: true });
+  // PGlite serves one process at a time: a second one gets a clear error, not a corrupted database.
+  const release = acquireDirectoryLock(dir);
+  const pgdata = path.join(dir, "pgdata");
+  let db: PGlite;
+  try {
+    refuseIncompleteDataFolder(dir, pgdata);
+    db = await PGlite.create(pgdata, options);
+  } catch (cause) {
+    release();
+    if (cause instanceof DatabaseConnectionError) throw cause;
+    const code = (cause as NodeJS.ErrnoException).code;
+    if (code === "EACCES" || code === "EPERM" || code === "ENOSPC" || code === "EROFS") {
+      throw new DatabaseConnectionError(`Cannot open the embedded database in ${dir}: ${(cause as Error).message}`, { cause });
+    }
+    throw damagedOnOpen(dir, cause);
+  }
+  return {
+    db,
+    dir,
+    async close() {
+      try {
+        await db.close();
+      } finally {
+        release();
+      }
     },
   };
 }
@@ -66,38 +63,17 @@ function wrap(db: Pick<PGlite, "query">): Queryable {
  */
 export async function openPGlite(dataDir: string): Promise<SqlDriver> {
   const inMemory = dataDir === "memory://";
-  let release = () => {};
-  let db: PGlite;
-  if (inMemory) {
-    db = await PGlite.create();
-  } else {
-    const dir = path.resolve(dataDir);
-    fs.mkdirSync(dir, { recursive: true });
-    release = acquireLock(path.join(dir, "stepwise.lock"));
-    try {
-      db = await PGlite.create(path.join(dir, "pgdata"));
-    } catch (cause) {
-      release();
-      throw new DatabaseConnectionError(`Cannot open the embedded database in ${dir}: ${(cause as Error).message}`, {
-        cause,
-      });
-    }
-  }
-  const queryable = wrap(db);
+  const opened = inMemory ? { db: await PGlite.create(), dir: "memory", close: async () => {} } : await openEmbedded(dataDir);
+  const { db, dir } = opened;
+  const queryable = wrap(db, dir);
   return {
     kind: "pglite",
-    description: inMemory ? "embedded database in memory" : `embedded database in ${path.resolve(dataDir)}`,
+    description: inMemory ? "embedded database in memory" : `embedded database in ${dir}`,
     query: queryable.query,
-    transaction: (fn) => db.transaction((tx) => fn(wrap(tx))),
+    transaction: (fn) => db.transaction((tx) => fn(wrap(tx, dir))),
     async listen(channel, onPayload) {
       await db.listen(channel, onPayload);
     },
-    async close() {
-      try {
-        await db.close();
-      } finally {
-        release();
-      }
-    },
+    close: inMemory ? () => db.close() : opened.close,
   };
 }

@@ -4,7 +4,8 @@
  * start and once at the end, and each step is one INSERT; nothing is read before a step.
  */
 import { createHash } from "node:crypto";
-import { DatabaseConnectionError, QueueDeduplicatedError, SchemaVersionError } from "../errors.js";
+import { DatabaseConnectionError, QueueDeduplicatedError, SchemaVersionError, ShutdownError } from "../errors.js";
+import { tokenLockKey, type ProcessLock } from "../process-lock.js";
 import type { Queryable, SqlDriver } from "./driver.js";
 import { MIGRATIONS, SCHEMA_VERSION } from "./migrations.js";
 
@@ -37,7 +38,14 @@ export interface WorkflowRow {
   timeoutMS: number | null;
   /** When it is cancelled if it has not ended, epoch ms: set when it starts executing, or inherited from its parent. */
   deadline: number | null;
+  /** Its place in enqueue order (null for runs recorded before schema version 4). */
+  enqueueSeq: number | null;
+  /** How it records its operations (see RECORDS_READS); 1 for runs recorded before schema version 4. */
+  formatVersion: number;
 }
+
+/** The format version from which a run's reads of other runs are recorded operations. */
+export const RECORDS_READS = 2;
 
 /** Where and how a run waits to be dequeued. */
 export interface QueuePlacement {
@@ -81,7 +89,7 @@ export interface WorkflowFilter {
 
 const WORKFLOW_COLUMNS = `workflow_id, name, status, inputs, output, error, executor_id,
   recovery_attempts, recovery_error, created_at, updated_at, queue_name, deduplication_id, priority, started_at,
-  timeout_ms, deadline`;
+  timeout_ms, deadline, enqueue_seq, format_version`;
 const OPERATION_COLUMNS = `workflow_id, function_id, step_id, output, error, attempts,
   child_workflow_id, started_at, completed_at`;
 
@@ -104,6 +112,8 @@ const toWorkflow = (r: Record<string, unknown>): WorkflowRow => ({
   startedAt: nullableNumber(r.started_at),
   timeoutMS: nullableNumber(r.timeout_ms),
   deadline: nullableNumber(r.deadline),
+  enqueueSeq: nullableNumber(r.enqueue_seq),
+  formatVersion: nullableNumber(r.format_version) ?? 1,
 });
 
 const nullableNumber = (v: unknown): number | null => (v === null || v === undefined ? null : Number(v));
@@ -125,7 +135,40 @@ export const toOperation = (r: Record<string, unknown>): OperationRow => ({
 const MIGRATION_LOCK_KEY = 0x5754_7769;
 
 export class SystemDatabase {
-  constructor(readonly driver: SqlDriver) {}
+  /** The driver, refusing work once closed with a ShutdownError rather than a driver's raw error. */
+  readonly driver: SqlDriver;
+  /**
+   * This process's lock (see process-lock.ts): runs started or claimed here record its
+   * token. Set by the executor before any run is.
+   */
+  lock: Pick<ProcessLock, "token" | "held"> | undefined;
+  private closed = false;
+
+  constructor(driver: SqlDriver) {
+    this.driver = closable(driver, () => this.closed);
+  }
+
+  /*
+   * Each method that writes a token reads it when called, before its first await, so a
+   * caller that reads `lock.token` just before the call knows which token the run got
+   * (a run must not execute here under a token this process no longer holds).
+   */
+
+  /** The token a run started here records (a run started while the lock is lost is stopped at once, and resumed later). */
+  private token(): string {
+    if (!this.lock) throw new Error("SystemDatabase: no process lock set before starting runs");
+    return this.lock.token;
+  }
+
+  /** The token a claimed run records; refuses while the process holds no lock, since another process may claim the run too. */
+  private claimToken(): string {
+    if (!this.lock?.held) {
+      throw new DatabaseConnectionError(
+        "This process does not hold its lock on the system database (the connection holding it is lost): it claims no run until it does.",
+      );
+    }
+    return this.lock.token;
+  }
 
   get description(): string {
     return this.driver.description;
@@ -192,15 +235,15 @@ export class SystemDatabase {
                VALUES ($1, $2, 'ENQUEUED', $3, $4, $5, $5, $6, $7, $8, $9, $10)
                ON CONFLICT (workflow_id) DO NOTHING
                RETURNING queue_name)
-             SELECT pg_notify('${QUEUE_CHANNEL}', queue_name) FROM inserted`,
+             SELECT pg_notify('${QUEUE_CHANNEL}', md5(queue_name)) FROM inserted`,
             [row.workflowID, row.name, row.inputs, row.executorID, now, queue.queueName, queue.deduplicationID ?? null, queue.priority ?? 0, timeoutMS, deadline],
           )
         : await this.driver.query(
             `INSERT INTO stepwise.workflow_status
-               (workflow_id, name, status, inputs, executor_id, created_at, updated_at, started_at, timeout_ms, deadline)
-             VALUES ($1, $2, 'PENDING', $3, $4, $5, $5, $5, $6, $7)
+               (workflow_id, name, status, inputs, executor_id, created_at, updated_at, started_at, timeout_ms, deadline, process_token)
+             VALUES ($1, $2, 'PENDING', $3, $4, $5, $5, $5, $6, $7, $8)
              ON CONFLICT (workflow_id) DO NOTHING`,
-            [row.workflowID, row.name, row.inputs, row.executorID, now, timeoutMS, deadline],
+            [row.workflowID, row.name, row.inputs, row.executorID, now, timeoutMS, deadline, this.token()],
             "stepwise_insert_workflow",
           );
     } catch (error) {
@@ -230,7 +273,7 @@ export class SystemDatabase {
          SET status = $2, output = $3, error = $4, recovery_error = NULL, deduplication_id = NULL, updated_at = $5
          WHERE workflow_id = $1 AND status = 'PENDING'
          RETURNING queue_name)
-       SELECT 1 AS done, CASE WHEN queue_name IS NOT NULL THEN pg_notify('${QUEUE_CHANNEL}', queue_name) END FROM updated`,
+       SELECT 1 AS done, CASE WHEN queue_name IS NOT NULL THEN pg_notify('${QUEUE_CHANNEL}', md5(queue_name)) END FROM updated`,
       [workflowID, status, output, error, Date.now()],
       "stepwise_complete_workflow",
     );
@@ -290,12 +333,34 @@ export class SystemDatabase {
     return result.rows[0] ? toWorkflow(result.rows[0]) : null;
   }
 
-  /** The PENDING runs of these executors; with `changedBefore` (epoch ms), only those last changed before it. */
+  /**
+   * The PENDING runs of these executors that no live process executes (this one aside:
+   * its own are included); with `changedBefore` (epoch ms), only those last changed before it.
+   */
   async pendingWorkflows(executorIDs: readonly string[], changedBefore = Number.MAX_SAFE_INTEGER): Promise<WorkflowRow[]> {
     const result = await this.driver.query(
-      `SELECT ${WORKFLOW_COLUMNS} FROM stepwise.workflow_status
-       WHERE status = 'PENDING' AND executor_id = ANY($1::text[]) AND updated_at < $2 ORDER BY created_at`,
-      [executorIDs, changedBefore],
+      `SELECT ${WORKFLOW_COLUMNS} FROM stepwise.workflow_status w
+       WHERE status = 'PENDING' AND executor_id = ANY($1::text[]) AND updated_at < $2 AND ${noLiveOwner("w", "$3")}
+       ORDER BY created_at`,
+      [executorIDs, changedBefore, this.claimToken()],
+    );
+    return result.rows.map(toWorkflow);
+  }
+
+  /**
+   * The PENDING runs of this executor ID whose process is gone, left by another process
+   * of this ID (killed while this one runs, or stopped by a lost lock): they need no wait
+   * for a heartbeat. Runs written before process tokens existed count only when last
+   * changed before `legacyChangedBefore`, as an older process may still run them.
+   */
+  async orphanedWorkflows(executorID: string, legacyChangedBefore: number): Promise<WorkflowRow[]> {
+    const result = await this.driver.query(
+      `SELECT ${WORKFLOW_COLUMNS} FROM stepwise.workflow_status w
+       WHERE status = 'PENDING' AND executor_id = $1 AND recovery_error IS NULL
+         AND (process_token IS NULL AND updated_at < $2
+              OR process_token <> $3 AND pg_try_advisory_xact_lock(${tokenLockKey("process_token")}))
+       ORDER BY created_at`,
+      [executorID, legacyChangedBefore, this.claimToken()],
     );
     return result.rows.map(toWorkflow);
   }
@@ -307,11 +372,11 @@ export class SystemDatabase {
   async claimManyForRecovery(runs: readonly { workflowID: string; previousOwner: string }[], executorID: string): Promise<Map<string, number>> {
     const result = await this.driver.query<{ workflow_id: string; recovery_attempts: number }>(
       `UPDATE stepwise.workflow_status AS w
-       SET recovery_attempts = w.recovery_attempts + 1, executor_id = $3, updated_at = $4
+       SET recovery_attempts = w.recovery_attempts + 1, executor_id = $3, updated_at = $4, process_token = $5
        FROM unnest($1::text[], $2::text[]) AS c(workflow_id, previous_owner)
-       WHERE w.workflow_id = c.workflow_id AND w.executor_id = c.previous_owner AND w.status = 'PENDING'
+       WHERE w.workflow_id = c.workflow_id AND w.executor_id = c.previous_owner AND w.status = 'PENDING' AND ${noLiveOwner("w", "$5")}
        RETURNING w.workflow_id, w.recovery_attempts`,
-      [runs.map((r) => r.workflowID), runs.map((r) => r.previousOwner), executorID, Date.now()],
+      [runs.map((r) => r.workflowID), runs.map((r) => r.previousOwner), executorID, Date.now(), this.claimToken()],
     );
     return new Map(result.rows.map((r) => [r.workflow_id, Number(r.recovery_attempts)]));
   }
@@ -336,10 +401,11 @@ export class SystemDatabase {
     // Conditional on the previous owner: when two executors take over the same dead
     // executor's runs at once, only one claims each run.
     const result = await this.driver.query<{ recovery_attempts: number }>(
-      `UPDATE stepwise.workflow_status
-       SET recovery_attempts = recovery_attempts + 1, executor_id = $2, updated_at = $3
-       WHERE workflow_id = $1 AND status = 'PENDING' AND executor_id = $4 RETURNING recovery_attempts`,
-      [workflowID, executorID, Date.now(), previousOwner],
+      `UPDATE stepwise.workflow_status w
+       SET recovery_attempts = recovery_attempts + 1, executor_id = $2, updated_at = $3, process_token = $5
+       WHERE workflow_id = $1 AND status = 'PENDING' AND executor_id = $4 AND ${noLiveOwner("w", "$5")}
+       RETURNING recovery_attempts`,
+      [workflowID, executorID, Date.now(), previousOwner, this.claimToken()],
     );
     return result.rows[0] ? Number(result.rows[0].recovery_attempts) : 0;
   }
@@ -413,7 +479,18 @@ export class SystemDatabase {
     return result.rows[0]?.message ?? null;
   }
 
-  async upsertEvent(db: Queryable, workflowID: string, key: string, value: string): Promise<void> {
+  /**
+   * Sets a workflow's event, and keeps the value in the history under the function ID
+   * that set it (outside a workflow there is none). A replay that set it already adds nothing.
+   */
+  async upsertEvent(db: Queryable, workflowID: string, key: string, value: string, functionID?: number): Promise<void> {
+    if (functionID !== undefined) {
+      await db.query(
+        `INSERT INTO stepwise.workflow_events_history (workflow_id, function_id, key, value) VALUES ($1, $2, $3, $4)
+         ON CONFLICT (workflow_id, function_id) DO NOTHING`,
+        [workflowID, functionID, key, value],
+      );
+    }
     await db.query(
       `INSERT INTO stepwise.workflow_events (workflow_id, key, value, updated_at) VALUES ($1, $2, $3, $4)
        ON CONFLICT (workflow_id, key) DO UPDATE SET value = EXCLUDED.value, updated_at = EXCLUDED.updated_at`,
@@ -473,6 +550,7 @@ export class SystemDatabase {
     workflowNames: readonly string[],
   ): Promise<WorkflowRow[]> {
     if (workflowNames.length === 0) return [];
+    const token = this.claimToken();
     return this.driver.transaction(async (tx) => {
       await tx.query(`SELECT pg_advisory_xact_lock(hashtext($1))`, [`stepwise.queue.${queueName}`]);
       const now = Date.now();
@@ -500,32 +578,35 @@ export class SystemDatabase {
       const picked = await tx.query(
         // A queued run's timeout counts from here; an inherited deadline (a parent's) still bounds it.
         `UPDATE stepwise.workflow_status SET status = 'PENDING', executor_id = $2, started_at = $3, updated_at = $3,
-           deadline = LEAST(deadline, $3 + timeout_ms)
+           deadline = LEAST(deadline, $3 + timeout_ms), process_token = $6
          WHERE workflow_id IN (
            SELECT workflow_id FROM stepwise.workflow_status
            WHERE queue_name = $1 AND status = 'ENQUEUED' AND name = ANY($5::text[])
-           ORDER BY priority, created_at, workflow_id
+           ORDER BY priority, enqueue_seq NULLS FIRST, created_at, workflow_id
            LIMIT $4 FOR UPDATE SKIP LOCKED)
          RETURNING ${WORKFLOW_COLUMNS}`,
-        [queueName, executorID, now, Math.min(capacity, 1000), workflowNames],
+        [queueName, executorID, now, Math.min(capacity, 1000), workflowNames, token],
       );
-      return picked.rows.map(toWorkflow).sort((a, b) => a.priority - b.priority || a.createdAt - b.createdAt);
+      return picked.rows.map(toWorkflow).sort((a, b) => a.priority - b.priority || (a.enqueueSeq ?? -1) - (b.enqueueSeq ?? -1) || a.createdAt - b.createdAt);
     });
   }
 
   /**
    * Puts a PENDING run back in a queue, for any executor listening to it to pick up:
-   * its own queue if it has one, else `fallbackQueue`. Its recorded steps stay.
+   * its own queue if it has one, else `fallbackQueue`. Its recorded steps stay. It counts
+   * as a recovery attempt (checked when it is dequeued), so a queued run that kills its
+   * process every time is parked like any other.
    */
   async requeue(workflowID: string, previousOwner: string, fallbackQueue: string): Promise<boolean> {
     const result = await this.driver.query<{ queue_name: string }>(
-      `UPDATE stepwise.workflow_status
-       SET status = 'ENQUEUED', queue_name = coalesce(queue_name, $4), started_at = NULL, updated_at = $2
-       WHERE workflow_id = $1 AND status = 'PENDING' AND executor_id = $3
+      `UPDATE stepwise.workflow_status w
+       SET status = 'ENQUEUED', queue_name = coalesce(queue_name, $4), started_at = NULL, updated_at = $2, process_token = NULL,
+           recovery_attempts = recovery_attempts + 1
+       WHERE workflow_id = $1 AND status = 'PENDING' AND executor_id = $3 AND ${noLiveOwner("w", "$5")}
        RETURNING queue_name`,
-      [workflowID, Date.now(), previousOwner, fallbackQueue],
+      [workflowID, Date.now(), previousOwner, fallbackQueue, this.claimToken()],
     );
-    if (result.rows[0]) await this.notify(QUEUE_CHANNEL, result.rows[0].queue_name);
+    if (result.rows[0]) await this.notify(QUEUE_CHANNEL, queueKey(result.rows[0].queue_name));
     return result.rowCount === 1;
   }
 
@@ -549,28 +630,31 @@ export class SystemDatabase {
    * Makes a cancelled or parked run (or one still PENDING or ENQUEUED) runnable again,
    * with its recovery count reset and its timeout removed (a run that timed out would
    * otherwise be cancelled again at once): PENDING and owned by `executorID`, or, when
-   * `intoQueue` is given, ENQUEUED there for whichever executor dequeues it.
+   * `intoQueue` is given, ENQUEUED there for whichever executor dequeues it. A PENDING
+   * run that another live process executes is left to it (null).
    */
   async reopenWorkflow(workflowID: string, executorID: string, intoQueue?: string): Promise<WorkflowRow | null> {
     const now = Date.now();
     const result = intoQueue
       ? await this.driver.query(
-          `UPDATE stepwise.workflow_status
+          `UPDATE stepwise.workflow_status w
            SET status = 'ENQUEUED', queue_name = $4, executor_id = $2, recovery_attempts = 0, recovery_error = NULL,
-               error = NULL, timeout_ms = NULL, deadline = NULL, started_at = NULL, updated_at = $3
+               error = NULL, timeout_ms = NULL, deadline = NULL, started_at = NULL, updated_at = $3, process_token = NULL
            WHERE workflow_id = $1 AND status IN ('CANCELLED', 'MAX_RECOVERY_ATTEMPTS_EXCEEDED', 'PENDING', 'ENQUEUED')
+             AND (status <> 'PENDING' OR ${noLiveOwner("w", "$5")})
            RETURNING ${WORKFLOW_COLUMNS}`,
-          [workflowID, executorID, now, intoQueue],
+          [workflowID, executorID, now, intoQueue, this.claimToken()],
         )
       : await this.driver.query(
-          `UPDATE stepwise.workflow_status
+          `UPDATE stepwise.workflow_status w
            SET status = 'PENDING', executor_id = $2, recovery_attempts = 0, recovery_error = NULL, updated_at = $3,
-               error = NULL, timeout_ms = NULL, deadline = NULL, started_at = coalesce(started_at, $3)
+               error = NULL, timeout_ms = NULL, deadline = NULL, started_at = coalesce(started_at, $3), process_token = $4
            WHERE workflow_id = $1 AND status IN ('CANCELLED', 'MAX_RECOVERY_ATTEMPTS_EXCEEDED', 'PENDING', 'ENQUEUED')
+             AND (status <> 'PENDING' OR ${noLiveOwner("w", "$4")})
            RETURNING ${WORKFLOW_COLUMNS}`,
-          [workflowID, executorID, now],
+          [workflowID, executorID, now, this.claimToken()],
         );
-    if (intoQueue && result.rowCount === 1) await this.notify(QUEUE_CHANNEL, intoQueue);
+    if (intoQueue && result.rowCount === 1) await this.notify(QUEUE_CHANNEL, queueKey(intoQueue));
     return result.rows[0] ? toWorkflow(result.rows[0]) : null;
   }
 
@@ -585,15 +669,17 @@ export class SystemDatabase {
     executorID: string,
     intoQueue?: string,
   ): Promise<WorkflowRow | null> {
+    const token = intoQueue ? null : this.token();
     const row = await this.driver.transaction(async (tx) => {
       const now = Date.now();
       const inserted = await tx.query(
         `INSERT INTO stepwise.workflow_status
-           (workflow_id, name, status, inputs, executor_id, created_at, updated_at, started_at, queue_name)
-         SELECT $2, name, $5, inputs, $3, $4::bigint, $4::bigint, CASE WHEN $6::text IS NULL THEN $4::bigint END, $6
+           (workflow_id, name, status, inputs, executor_id, created_at, updated_at, started_at, queue_name, process_token, format_version)
+         SELECT $2, name, $5, inputs, $3, $4::bigint, $4::bigint, CASE WHEN $6::text IS NULL THEN $4::bigint END, $6, $7,
+           format_version -- the operations it keeps were recorded in the original's format
          FROM stepwise.workflow_status WHERE workflow_id = $1
          RETURNING ${WORKFLOW_COLUMNS}`,
-        [workflowID, newWorkflowID, executorID, now, intoQueue ? "ENQUEUED" : "PENDING", intoQueue ?? null],
+        [workflowID, newWorkflowID, executorID, now, intoQueue ? "ENQUEUED" : "PENDING", intoQueue ?? null, token],
       );
       if (inserted.rowCount !== 1) return null;
       await tx.query(
@@ -602,9 +688,21 @@ export class SystemDatabase {
          FROM stepwise.operation_outputs WHERE workflow_id = $1 AND function_id < $3`,
         [workflowID, newWorkflowID, fromFunctionID],
       );
+      // The events its kept operations set, each key at the last value set before the fork point.
+      await tx.query(
+        `INSERT INTO stepwise.workflow_events_history (workflow_id, function_id, key, value)
+         SELECT $2, function_id, key, value FROM stepwise.workflow_events_history WHERE workflow_id = $1 AND function_id < $3`,
+        [workflowID, newWorkflowID, fromFunctionID],
+      );
+      await tx.query(
+        `INSERT INTO stepwise.workflow_events (workflow_id, key, value, updated_at)
+         SELECT DISTINCT ON (key) $2, key, value, $4::bigint FROM stepwise.workflow_events_history
+         WHERE workflow_id = $1 AND function_id < $3 ORDER BY key, function_id DESC`,
+        [workflowID, newWorkflowID, fromFunctionID, now],
+      );
       return toWorkflow(inserted.rows[0]!);
     });
-    if (row && intoQueue) await this.notify(QUEUE_CHANNEL, intoQueue);
+    if (row && intoQueue) await this.notify(QUEUE_CHANNEL, queueKey(intoQueue));
     return row;
   }
 
@@ -697,6 +795,7 @@ export class SystemDatabase {
          RETURNING w.workflow_id),
        operations AS (DELETE FROM stepwise.operation_outputs WHERE workflow_id IN (SELECT workflow_id FROM gone)),
        events AS (DELETE FROM stepwise.workflow_events WHERE workflow_id IN (SELECT workflow_id FROM gone)),
+       history AS (DELETE FROM stepwise.workflow_events_history WHERE workflow_id IN (SELECT workflow_id FROM gone)),
        inbox AS (DELETE FROM stepwise.notifications WHERE destination_id IN (SELECT workflow_id FROM gone))
        SELECT workflow_id FROM gone`,
       [workflowIDs],
@@ -729,9 +828,45 @@ export class SystemDatabase {
     return result.rows[0] ? Number(result.rows[0].created_at) : null;
   }
 
+  /** Closes the database; what is still in flight or comes later fails with a ShutdownError. */
   close(): Promise<void> {
+    this.closed = true;
     return this.driver.close();
   }
+}
+
+/**
+ * Whether run `alias` may be claimed by the process holding `token` (a SQL parameter):
+ * no live process executes it. Its token is this process's, or none (a run not
+ * started yet, or written before tokens), or a token whose lock can be taken: then its
+ * process is gone, since a lock is only released with its session and never retaken.
+ * The lock is tried, not held: a transaction-level try is released when the statement's
+ * transaction ends.
+ */
+function noLiveOwner(alias: string, token: string): string {
+  const column = `${alias}.process_token`;
+  return `(${column} IS NULL OR ${column} = ${token} OR pg_try_advisory_xact_lock(${tokenLockKey(column)}))`;
+}
+
+/** A driver that, once `isClosed()`, refuses with ShutdownError, and reports a failure that races the close as one. */
+function closable(driver: SqlDriver, isClosed: () => boolean): SqlDriver {
+  const guard = async <T>(op: () => Promise<T>): Promise<T> => {
+    if (isClosed()) throw new ShutdownError(undefined);
+    try {
+      return await op();
+    } catch (error) {
+      if (isClosed()) throw new ShutdownError(undefined);
+      throw error;
+    }
+  };
+  return {
+    kind: driver.kind,
+    description: driver.description,
+    query: (text, params, name) => guard(() => driver.query(text, params, name)),
+    transaction: (fn) => guard(() => driver.transaction(fn)),
+    listen: (channel, onPayload) => driver.listen(channel, onPayload),
+    close: () => driver.close(),
+  };
 }
 
 /** Whether executor `e` owns a PENDING run. */
@@ -754,6 +889,11 @@ export const CANCEL_CHANNEL = "stepwise_cancel";
  * workflow) go there, and whichever executor has the workflow runs them.
  */
 export const INTERNAL_QUEUE = "_stepwise_internal";
+
+/** The NOTIFY payload on QUEUE_CHANNEL standing for a queue: md5(queue_name) in SQL, the same here. */
+export function queueKey(queueName: string): string {
+  return createHash("md5").update(queueName, "utf8").digest("hex");
+}
 
 /** The NOTIFY payload standing for a waiter's key (a workflow's inbox and topic, an event, ...). */
 export function channelKey(...parts: (string | null)[]): string {

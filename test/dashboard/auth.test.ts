@@ -64,7 +64,9 @@ describe("dashboard access", () => {
     const page = await fetch(`${base}/workflows/abc`, { headers: { Cookie: cookie.split(";")[0]! } });
     expect(page.status).toBe(200);
     expect(await page.text()).toContain('<script type="module" src="/assets/app.js">');
-    expect(guarded.url).toBe(`http://127.0.0.1:${guarded.port}/?token=${TOKEN}`);
+    // The URL it reports (logged, printed) never carries the token.
+    expect(guarded.url).toBe(`http://127.0.0.1:${guarded.port}/`);
+    expect(guarded.needsToken).toBe(true);
   });
 
   test("bound to loopback without a token, it answers only requests addressed to loopback", async () => {
@@ -121,16 +123,22 @@ describe("dashboard access", () => {
       env: { ...env, STEPWISE_UI_TOKEN: TOKEN },
     });
     try {
+      let printed = "";
       const url = await new Promise<string>((resolve, reject) => {
         let out = "";
         served.stdout.on("data", (chunk) => {
           out += chunk;
+          printed = out;
           const match = /on (http:\S+)/.exec(out);
           if (match) resolve(match[1]!);
         });
         served.on("exit", (code) => reject(new Error(`stepwise ui exited with ${code}`)));
       });
       const { port } = new URL(url);
+      expect(url).not.toContain(TOKEN);
+      await new Promise((r) => setTimeout(r, 100));
+      expect(printed).not.toContain(TOKEN);
+      expect(printed).toContain("STEPWISE_UI_TOKEN");
       expect((await fetch(`http://127.0.0.1:${port}/api/workflows`)).status).toBe(401);
       const ok = await fetch(`http://127.0.0.1:${port}/api/workflows`, { headers: { Authorization: `Bearer ${TOKEN}` } });
       expect(ok.status).toBe(200);

@@ -33,6 +33,8 @@ export function makeProject(dir: string, type: "module" | "commonjs", src?: stri
   symlinkSync(join(REPO, "node_modules/@types/node"), join(dir, "node_modules/@types/node"));
   symlinkSync(join(REPO, "node_modules/@electric-sql"), join(dir, "node_modules/@electric-sql"));
   symlinkSync(join(REPO, "node_modules/pg"), join(dir, "node_modules/pg"));
+  // The embedded database's file lock, a native addon loaded from node_modules at run time.
+  symlinkSync(join(REPO, "node_modules/fs-native-extensions"), join(dir, "node_modules/fs-native-extensions"));
   return dir;
 }
 

@@ -39,7 +39,7 @@ describe("diagnostics", () => {
   };
   const all = readdirSync(FIXTURES).filter((n) => /^sw1\d{3}-/.test(n)).sort();
   // Rules the core reports from the file alone (the analysis itself).
-  const fileRules = all.filter((n) => /^sw100[3567]-/.test(n));
+  const fileRules = all.filter((n) => /^sw100[35678]-/.test(n));
   // The misuse rules, which follow calls (and SW1004 types) through the checker, and their
   // look-alikes (negatives-*), which no mode may report.
   const callRules = [...all.filter((n) => !fileRules.includes(n)), ...readdirSync(FIXTURES).filter((n) => /^negatives-/.test(n)).sort()];

@@ -1,7 +1,10 @@
 /**
  * Fault injection: a worker runs a stream of workflows while, at seeded random points,
  * it is SIGKILLed, its connections are terminated by the server, the database goes
- * away for seconds (a TCP proxy in front of Postgres), or queries turn slow. When the
+ * away for seconds (a TCP proxy in front of Postgres), queries turn slow, or another
+ * client takes every free connection slot for seconds (a role's CONNECTION LIMIT); it is
+ * shut down gracefully (SIGTERM, handled with Stepwise.shutdown()), or a second process
+ * with its executor ID runs beside it for a while. When the
  * faults stop, every workflow must finish and the invariants must hold:
  * - a completed step never runs again (no execution starts after its checkpoint),
  * - no message is delivered twice or lost,
@@ -16,7 +19,8 @@ import { fileURLToPath } from "node:url";
 import pg from "pg";
 import { expect, test } from "vitest";
 import { Stepwise } from "../../runtime/index.js";
-import { databases, serverUrl, tempDir } from "../helpers/databases.js";
+import { serverUrl, tempDir } from "../helpers/databases.js";
+import { createLimitedDatabase } from "../helpers/limited-role.js";
 import { TcpProxy } from "../helpers/tcp-proxy.js";
 import { BATCH, STEPS, collector, collectors, job, jobs } from "./workload.js";
 
@@ -40,7 +44,9 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 test("every workflow finishes and the invariants hold under injected faults", async () => {
   if (!serverUrl) throw new Error("The fault suite needs a Postgres server: set STEPWISE_TEST_DATABASE_URL (CI does).");
   const random = prng(SEED);
-  const db = await databases.find((d) => d.name === "postgres")!.create();
+  // A role with a connection limit, so that another client can take every free slot.
+  const limited = await createLimitedDatabase(40);
+  const db = { databaseUrl: limited.url, cleanup: limited.cleanup };
   const dir = tempDir("stepwise-faults-");
   const effects = path.join(dir, "effects.log");
   fs.writeFileSync(effects, "");
@@ -48,7 +54,7 @@ test("every workflow finishes and the invariants hold under injected faults", as
   await proxy.up();
   const workerUrl = new URL(proxy.urlFor(db.databaseUrl!));
   workerUrl.searchParams.set("application_name", "fault-worker");
-  const admin = new pg.Client({ connectionString: db.databaseUrl });
+  const admin = new pg.Client({ connectionString: limited.adminUrl });
   await admin.connect();
   let child: ChildProcess | undefined;
   let stopping = false;
@@ -66,7 +72,36 @@ test("every workflow finishes and the invariants hold under injected faults", as
     });
     child = current;
   };
-  const counts = { kill: 0, terminate: 0, outage: 0, slow: 0 };
+  const counts = { kill: 0, terminate: 0, outage: 0, slow: 0, exhaust: 0 };
+  // Lifecycle faults: a graceful shutdown of the worker; a second process with its executor ID beside it.
+  const lifecycleCounts = { sigterm: 0, twin: 0 };
+  let twin: ChildProcess | undefined;
+  const exitOf = (process: ChildProcess) =>
+    new Promise((resolve) => (process.exitCode !== null || process.signalCode !== null ? resolve(null) : process.once("exit", resolve)));
+  const lifecycleFault = async (roll: number): Promise<boolean> => {
+    if (roll < 0.08) {
+      lifecycleCounts.sigterm++;
+      const current = child!;
+      current.kill("SIGTERM");
+      await exitOf(current);
+      startWorker();
+      return true;
+    }
+    if (roll < 0.16) {
+      lifecycleCounts.twin++;
+      twin = spawn(process.execPath, ["--import", "tsx", worker], {
+        env: { ...process.env, STEPWISE_DATABASE_URL: workerUrl.toString(), STEPWISE_EXECUTOR_ID: "fault-worker", FAULT_EFFECTS: effects },
+        stdio: ["ignore", "ignore", "pipe"],
+      });
+      twin.stderr!.on("data", (d) => (workerStderr = (workerStderr + d).slice(-4000)));
+      await sleep(1000 + random() * 2000);
+      twin.kill(random() < 0.5 ? "SIGTERM" : "SIGKILL");
+      await exitOf(twin);
+      twin = undefined;
+      return true;
+    }
+    return false;
+  };
   const started: { id: string; kind: "job" | "collector"; batch: number; i: number }[] = [];
   try {
     // This process only enqueues and checks; its own connection does not go through the proxy.
@@ -89,6 +124,10 @@ test("every workflow finishes and the invariants hold under injected faults", as
     while (injected < FAULTS) {
       if (injected % 4 === 0) await enqueueBatch();
       await sleep(100 + random() * 300);
+      if (await lifecycleFault(random())) {
+        injected++;
+        continue;
+      }
       const roll = random();
       if (roll < 0.2) {
         counts.kill++;
@@ -103,11 +142,14 @@ test("every workflow finishes and the invariants hold under injected faults", as
         await proxy.down();
         await sleep(500 + random() * 2000);
         await proxy.up();
-      } else {
+      } else if (roll < 0.85) {
         counts.slow++;
         proxy.delayMs = 20 + Math.floor(random() * 80);
         await sleep(300 + random() * 1000);
         proxy.delayMs = 0;
+      } else {
+        counts.exhaust++;
+        await limited.exhaust(1000 + random() * 3000, { endOthers: false });
       }
       injected++;
     }
@@ -163,16 +205,18 @@ test("every workflow finishes and the invariants hold under injected faults", as
 
     const summary =
       `fault suite: seed ${SEED}; ${injected} faults (kill ${counts.kill}, terminate ${counts.terminate}, ` +
-      `outage ${counts.outage}, slow ${counts.slow}); ${jobCount} jobs and ${started.length - jobCount} collectors finished; ` +
+      `outage ${counts.outage}, slow ${counts.slow}, exhaust ${counts.exhaust}); ${jobCount} jobs and ${started.length - jobCount} collectors finished; ` +
       `${checkpoints.length} checkpointed steps, ${reruns} re-run after a crash before their checkpoint; invariants hold`;
     console.log(summary);
+    console.log(`fault suite: lifecycle faults: ${lifecycleCounts.sigterm} graceful shutdowns, ${lifecycleCounts.twin} second processes with the executor ID`);
   } catch (error) {
-    console.error(`fault suite failed with seed ${SEED} (rerun with FAULT_SEED=${SEED}); faults so far: ${JSON.stringify(counts)}`);
+    console.error(`fault suite failed with seed ${SEED} (rerun with FAULT_SEED=${SEED}); faults so far: ${JSON.stringify({ ...counts, ...lifecycleCounts })}`);
     console.error(`the worker's last output:\n${workerStderr}`);
     throw error;
   } finally {
     stopping = true;
     child?.kill("SIGKILL");
+    twin?.kill("SIGKILL");
     await Stepwise.shutdown();
     await admin.end();
     await proxy.down();

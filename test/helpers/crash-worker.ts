@@ -43,13 +43,22 @@ export async function killWorker(child: ChildProcess): Promise<void> {
  */
 export async function withWorkerLog(
   database: TestDatabase,
-  body: (it: { logFile: string; start: (script: string, env?: Record<string, string>) => ChildProcess }) => Promise<void>,
+  body: (it: {
+    logFile: string;
+    start: (script: string, env?: Record<string, string>) => ChildProcess;
+    /** Launch options pointing at the database, for the test's own process. */
+    db: { databaseUrl?: string; dataDir?: string };
+  }) => Promise<void>,
 ): Promise<void> {
   const db = await database.create();
   const dir = tempDir("stepwise-worker-");
   const logFile = path.join(dir, "log");
   try {
-    await body({ logFile, start: (script, env = {}) => workerStarter(script, db, { CRASH_LOG: logFile, ...env })() });
+    await body({
+      logFile,
+      start: (script, env = {}) => workerStarter(script, db, { CRASH_LOG: logFile, ...env })(),
+      db: { databaseUrl: db.databaseUrl, dataDir: db.dataDir },
+    });
   } finally {
     fs.rmSync(dir, { recursive: true, force: true });
     await db.cleanup();

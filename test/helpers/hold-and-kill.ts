@@ -7,9 +7,10 @@ import { existsSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { expect } from "vitest";
 
-export async function startAndKill(dir: string, entry: string, workflowID: string): Promise<void> {
+/** `command`: the node binary and its flags (another Node, `--import stepwise/register`, tsx). */
+export async function startAndKill(dir: string, entry: string, workflowID: string, command: string[] = [process.execPath]): Promise<void> {
   rmSync(join(dir, "held"), { force: true });
-  const child = spawn(process.execPath, [entry, "start", workflowID], { cwd: dir, env: { ...process.env, SW_HOLD: "1" }, stdio: ["ignore", "pipe", "pipe"] });
+  const child = spawn(command[0]!, [...command.slice(1), entry, "start", workflowID], { cwd: dir, env: { ...process.env, SW_HOLD: "1" }, stdio: ["ignore", "pipe", "pipe"] });
   let output = "";
   child.stdout.on("data", (d) => (output += d));
   child.stderr.on("data", (d) => (output += d));

@@ -2,13 +2,12 @@
  * Executor liveness: a launched executor keeps a heartbeat; the PENDING runs of an
  * executor whose heartbeat stopped are taken over by a live one, and only those.
  */
-import fs from "node:fs";
 import { fileURLToPath } from "node:url";
 import { describe, expect, test } from "vitest";
 import { ConfigError, Stepwise, step, workflow } from "stepwise";
 import { requireExecutor } from "../../runtime/executor.js";
 import { serialize } from "../../runtime/serialize.js";
-import { databases, tempDir } from "../helpers/databases.js";
+import { databases } from "../helpers/databases.js";
 import { launchedOn } from "../helpers/launched.js";
 import { killWorker, readLog, untilLogged, withWorkerLog } from "../helpers/crash-worker.js";
 import { sql } from "../helpers/sql.js";
@@ -103,45 +102,6 @@ describe.each(databases)("executor liveness on $name", (database) => {
     } finally {
       clearInterval(keepAlive);
       await sql(`UPDATE stepwise.workflow_status SET status = 'CANCELLED' WHERE workflow_id = ANY($1::text[])`, [[live, unregistered]]);
-    }
-  });
-});
-
-describe("two live processes with one executor ID", () => {
-  test("are told so, with what to do", async () => {
-    const warnings: string[] = [];
-    const logger = { debug() {}, info() {}, warn: (m: string) => warnings.push(m), error: (m: string) => warnings.push(m) };
-    await Stepwise.launch({ dataDir: "memory://", logger, executorTimeoutSeconds: 1 });
-    try {
-      const me = requireExecutor().executorID;
-      // What a second process with this ID does at each of its beats.
-      const other = setInterval(() => void heartbeatOf(me, Date.now()).catch(() => {}), 100);
-      try {
-        await until(async () => warnings.length > 0, 5000);
-      } finally {
-        clearInterval(other);
-      }
-      expect(warnings).toHaveLength(1);
-      expect(warnings[0]).toMatch(new RegExp(`another live process uses executor ID '${me}'.*STEPWISE_EXECUTOR_ID`));
-    } finally {
-      await Stepwise.shutdown();
-    }
-  });
-
-  test("a restart under the same ID is not mistaken for one", async () => {
-    const dir = tempDir("stepwise-restart-");
-    const warnings: string[] = [];
-    const logger = { debug() {}, info() {}, warn: (m: string) => warnings.push(m), error: (m: string) => warnings.push(m) };
-    try {
-      await Stepwise.launch({ dataDir: dir, logger, executorTimeoutSeconds: 1 });
-      await new Promise((r) => setTimeout(r, 500));
-      await Stepwise.shutdown();
-      await Stepwise.launch({ dataDir: dir, logger, executorTimeoutSeconds: 1 });
-      await new Promise((r) => setTimeout(r, 1000)); // several beats
-      expect(warnings).toEqual([]);
-    } finally {
-      await Stepwise.shutdown();
-      fs.rmSync(dir, { recursive: true, force: true });
     }
   });
 });

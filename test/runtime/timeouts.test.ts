@@ -104,7 +104,13 @@ describe.each(databases)("workflow timeouts on $name", (database) => {
     // Whichever timer fires first, the parent timed out: it did not fail with its child's error.
     expect((await handle.getStatus())!.status).toBe("CANCELLED");
     const [child] = (await Stepwise.listWorkflowSteps(key)).filter((s) => s.childWorkflowID);
-    const childStatus = (await Stepwise.getWorkflowStatus(child!.childWorkflowID!))!;
+    // The parent's deadline wakes it at once (it no longer waits for its child to end), so
+    // the child's cancellation, due at the same instant, may be recorded a moment later.
+    let childStatus = (await Stepwise.getWorkflowStatus(child!.childWorkflowID!))!;
+    for (let tries = 0; childStatus.status === "PENDING" && tries < 100; tries++) {
+      await new Promise((r) => setTimeout(r, 20));
+      childStatus = (await Stepwise.getWorkflowStatus(child!.childWorkflowID!))!;
+    }
     expect(childStatus.status).toBe("CANCELLED");
     expect(childStatus.timeoutMS).toBeNull();
     expect(childStatus.deadline!.getTime()).toBe((await handle.getStatus())!.deadline!.getTime());

@@ -87,6 +87,8 @@ describe.each(databases)("transactions and child workflows on $name", (database)
     expect(steps.map((s) => [s.functionID, s.stepID, s.childWorkflowID])).toEqual([
       [0, "child", `${id}-0`],
       [1, "child", `explicit-${id}`],
+      // The handle's result is a read of another run: recorded, so a replay sees it again.
+      [2, "Stepwise.getResult", null],
     ]);
     expect((await Stepwise.getWorkflowStatus(`${id}-0`))!.status).toBe("SUCCESS");
 

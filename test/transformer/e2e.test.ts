@@ -49,6 +49,8 @@ function makeProject(name: string, type: "module" | "commonjs", tsconfig: object
   // For the esbuild bundle, which leaves the database drivers external.
   symlinkSync(join(REPO, "node_modules/@electric-sql"), join(dir, "node_modules/@electric-sql"));
   symlinkSync(join(REPO, "node_modules/pg"), join(dir, "node_modules/pg"));
+  // The embedded database's file lock, a native addon loaded from node_modules at run time.
+  symlinkSync(join(REPO, "node_modules/fs-native-extensions"), join(dir, "node_modules/fs-native-extensions"));
   return dir;
 }
 

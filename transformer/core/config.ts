@@ -146,6 +146,8 @@ function literalValue(tsi: TS, e: ts.Expression): Literal | undefined {
   while (tsi.isParenthesizedExpression(e)) e = e.expression;
   if (tsi.isStringLiteral(e) || tsi.isNoSubstitutionTemplateLiteral(e)) return e.text;
   if (tsi.isNumericLiteral(e)) return Number(e.text);
+  // Read as the number it names, so that `timeoutMS: Infinity` is reported here, not at run time.
+  if (tsi.isIdentifier(e) && (e.text === "Infinity" || e.text === "NaN")) return Number(e.text);
   if (e.kind === tsi.SyntaxKind.TrueKeyword) return true;
   if (e.kind === tsi.SyntaxKind.FalseKeyword) return false;
   if (tsi.isPrefixUnaryExpression(e) && tsi.isNumericLiteral(e.operand)) {

@@ -5,7 +5,7 @@
 import type * as ts from "typescript";
 import type { TS } from "./ts.js";
 
-export type SwCode = "SW1001" | "SW1002" | "SW1003" | "SW1004" | "SW1005" | "SW1006" | "SW1007" | "SW1101" | "SW1102";
+export type SwCode = "SW1001" | "SW1002" | "SW1003" | "SW1004" | "SW1005" | "SW1006" | "SW1007" | "SW1008" | "SW1101" | "SW1102";
 
 export interface SwLocation {
   /** File name as the compiler knows it. */

@@ -17,13 +17,61 @@ import { lookupName } from "./analysis/scope.js";
 export const PACKAGE = "stepwise";
 const KINDS: readonly OperationKind[] = ["step", "workflow", "transaction"];
 
-/** Cheap text test: a file that fails it is left untouched (emitted exactly as plain tsc would). */
+/**
+ * Cheap text test: a file that fails it is left untouched (emitted exactly as plain tsc would).
+ * A tag that looks meant but is misspelled (`@Step`, `@steps`, `@wokflow`) passes it too, so
+ * that SW1008 can say so instead of leaving the function silently non-durable.
+ */
 export function mightContainMarkers(text: string, alsoBareMarkers = false): boolean {
   return (
     /@(?:step|workflow|transaction)(?![\w$-])/.test(text) ||
     text.includes(PACKAGE) ||
-    (alsoBareMarkers && /\b(?:step|workflow|transaction)\s*\(/.test(text))
+    (alsoBareMarkers && /\b(?:step|workflow|transaction)\s*\(/.test(text)) ||
+    hasTagLookalike(text)
   );
+}
+
+/** JSDoc's own tags and common ones of tools, never read as a misspelled Stepwise tag. */
+const KNOWN_TAGS = new Set([
+  "see", "since", "static", "summary", "template", "this", "throws", "todo", "type", "typedef", "tutorial",
+  "param", "returns", "return", "example", "deprecated", "internal", "public", "private", "protected", "readonly",
+  "override", "async", "abstract", "author", "callback", "class", "default", "description", "enum", "event",
+  "file", "function", "link", "module", "namespace", "overload", "property", "satisfies", "serializable",
+  "stop", "stub", "sets", "set",
+]);
+
+/**
+ * The Stepwise tag a word was probably meant to be: the tag in another case (`Step`), with a
+ * suffix (`steps`, `workflows`), or one edit away from it (two for the long names).
+ * Undefined for the real tags and for anything else.
+ */
+export function meantTag(word: string): OperationKind | undefined {
+  if ((KINDS as readonly string[]).includes(word) || KNOWN_TAGS.has(word.toLowerCase())) return undefined;
+  const lower = word.toLowerCase();
+  for (const kind of KINDS) {
+    if (lower === kind || lower === `${kind}s` || lower === `${kind}ed`) return kind;
+    if (editDistance(lower, kind) <= (kind.length <= 4 ? 1 : 2)) return kind;
+  }
+  return undefined;
+}
+
+/** Whether any `@word` in the text is a lookalike of a tag (pure text: no parse, so no TypeScript to load). */
+export function hasTagLookalike(text: string): boolean {
+  const re = /@([A-Za-z]{3,13})(?![\w$-])/g;
+  for (let m; (m = re.exec(text)); ) if (meantTag(m[1]!)) return true;
+  return false;
+}
+
+function editDistance(a: string, b: string): number {
+  if (Math.abs(a.length - b.length) > 2) return 3;
+  let prev = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    const cur = [i];
+    for (let j = 1; j <= b.length; j++)
+      cur[j] = Math.min(prev[j]! + 1, cur[j - 1]! + 1, prev[j - 1]! + (a[i - 1] === b[j - 1] ? 0 : 1));
+    prev = cur;
+  }
+  return prev[b.length]!;
 }
 
 /** What a tagged function or a marker call becomes. */
@@ -67,6 +115,7 @@ export function analyzeFile(tsi: TS, sf: ts.SourceFile, opts: AnalyzeOptions = {
   if (sf.isDeclarationFile || !(opts.force || mightContainMarkers(sf.text, !!opts.checker))) return result;
   const a = new Analyzer(tsi, sf, result, opts);
   a.findTags();
+  a.findMisspelledTags();
   a.findMarkerCalls();
   return result;
 }
@@ -174,6 +223,64 @@ class Analyzer {
         continue;
       }
       this.classifyTagged(c.kind, node, parsed, tag);
+    }
+  }
+
+  /**
+   * SW1008: a comment directly before a function that holds what looks like a tag but is not
+   * read as one: `// @step` or `/* @step *\/` (a tag goes in a `/** *\/` comment), or a
+   * misspelled tag (`@Step`, `@steps`). Either way the function would run as plain code.
+   */
+  findMisspelledTags(): void {
+    const tsi = this.tsi;
+    const text = this.text;
+    const seen = new Set<number>();
+    const re = /@([A-Za-z]{3,13})(?![\w$-])/g;
+    for (let m; (m = re.exec(text)); ) {
+      const word = m[1]!;
+      const exact = (KINDS as readonly string[]).includes(word);
+      const meant = exact ? (word as OperationKind) : meantTag(word);
+      if (!meant) continue;
+      const found = this.commentAround(m.index);
+      if (!found || seen.has(found.range.pos)) continue;
+      const { range, node } = found;
+      const comment = text.slice(range.pos, range.end);
+      const jsdoc = comment.startsWith("/**") && comment !== "/**/";
+      // A tag starts a line of the comment, as JSDoc tags do; "@step" in prose is not one.
+      const before = text.slice(Math.max(text.lastIndexOf("\n", m.index - 1) + 1, range.pos), m.index);
+      if (!/^(\/\/+|\/\*+)?[\s*]*$/.test(before)) continue;
+      // A real tag in a JSDoc comment: findTags() has it.
+      if (exact && jsdoc) continue;
+      if (!couldBeTagged(tsi, node)) continue;
+      seen.add(range.pos);
+      const at = { start: m.index, length: word.length + 1 };
+      if (exact)
+        this.error("SW1008", at,
+          `@${word} in a ${comment.startsWith("//") ? "// line" : "/* */"} comment is not read as a tag, so this function runs as plain code, not durably; did you mean /** @${word} */?`);
+      else
+        this.error("SW1008", at, `@${word} is not a Stepwise tag, so this function runs as plain code, not durably; did you mean @${meant}?`);
+    }
+  }
+
+  /** The comment holding `pos` and the node it leads, when `pos` is in a node's leading comments. */
+  private commentAround(pos: number): { range: ts.CommentRange; node: ts.Node } | undefined {
+    const tsi = this.tsi;
+    let cur: ts.Node = this.sf;
+    for (;;) {
+      let next: ts.Node | undefined;
+      tsi.forEachChild(cur, (child) => {
+        if (child.pos <= pos && pos < child.end) {
+          next = child;
+          return true;
+        }
+        return undefined;
+      });
+      if (!next) return undefined;
+      if (next.getStart(this.sf) > pos) {
+        const range = (tsi.getLeadingCommentRanges(this.text, next.pos) ?? []).find((r) => r.pos <= pos && pos < r.end);
+        return range && { range, node: next };
+      }
+      cur = next;
     }
   }
 
@@ -370,6 +477,20 @@ class Analyzer {
 }
 
 // ---- helpers ---------------------------------------------------------------------------
+
+/** Whether a tag on this node would make a step: a function, method, or a const or property holding one. */
+function couldBeTagged(tsi: TS, node: ts.Node): boolean {
+  if (tsi.isFunctionDeclaration(node) || tsi.isMethodDeclaration(node) || tsi.isArrowFunction(node) || tsi.isFunctionExpression(node)) return true;
+  const fnInit = (e: ts.Expression | undefined) => {
+    const f = e && skipInner(tsi, e);
+    return !!f && (tsi.isArrowFunction(f) || tsi.isFunctionExpression(f));
+  };
+  if (tsi.isVariableStatement(node)) return node.declarationList.declarations.some((d) => fnInit(d.initializer));
+  if (tsi.isVariableDeclaration(node) || tsi.isPropertyAssignment(node) || tsi.isPropertyDeclaration(node)) return fnInit(node.initializer);
+  // `export default async function` and the like.
+  if (tsi.isExportAssignment(node)) return fnInit(node.expression);
+  return false;
+}
 
 /** Ends a message with a full stop unless it already ends with punctuation. */
 function sentence(message: string): string {

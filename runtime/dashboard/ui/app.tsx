@@ -108,8 +108,20 @@ function Status({ status }: { status: RunState }) {
 function Value({ shown }: { shown: Shown }) {
   return (
     <pre class={`value${shown.raw ? " raw" : ""}`}>
-      {shown.raw ? "(stored text; it could not be read back)\n" : ""}
+      {shown.storedBytes !== undefined
+        ? `(too large to show: ${shown.storedBytes} bytes stored; the start of its stored form)\n`
+        : shown.raw
+          ? "(stored text; it could not be read back)\n"
+          : ""}
       {shown.text}
+      {shown.download && (
+        <>
+          {"\n"}
+          <a href={shown.download} download>
+            Download all of it
+          </a>
+        </>
+      )}
     </pre>
   );
 }
