@@ -9,7 +9,7 @@ import { afterAll, describe, expect, it } from "vitest";
 import { existsSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { stepwise } from "../../transformer/esbuild.js";
-import { GLOBALS_DTS, readOptions, STEPWISE_DTS } from "../transformer/harness.js";
+import { GLOBALS_DTS, STEPWISE_DTS, syntacticDiagnostics } from "../transformer/harness.js";
 import { build, REPO, tempDir, tscStyle, writeFiles } from "./harness.js";
 
 const FIXTURES = join(REPO, "test/transformer/fixtures");
@@ -44,11 +44,7 @@ describe("diagnostics", () => {
   // look-alikes (negatives-*), which no mode may report.
   const callRules = [...all.filter((n) => !fileRules.includes(n)), ...readdirSync(FIXTURES).filter((n) => /^negatives-/.test(n)).sort()];
   // What the default mode must report of a fixture, when the fixture says exactly (see FixtureOptions.syntactic).
-  const syntacticOf = (name: string): string[] | undefined => {
-    if (readOptions(join(FIXTURES, name)).syntactic === "same") return expectedOf(name);
-    const p = join(FIXTURES, name, "diagnostics.syntactic.txt");
-    return existsSync(p) ? readFileSync(p, "utf8").split("\n").filter(Boolean).sort() : undefined;
-  };
+  const syntacticOf = (name: string) => syntacticDiagnostics(join(FIXTURES, name));
 
   // The transformer's own fixtures, built by esbuild instead of tspc: the same messages at
   // the same places (tsc columns are 1-based, esbuild's 0-based).

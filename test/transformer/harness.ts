@@ -94,6 +94,18 @@ export function readOptions(dir: string): FixtureOptions {
   return existsSync(p) ? (JSON.parse(readFileSync(p, "utf8")) as FixtureOptions) : {};
 }
 
+/** A fixture's expected diagnostics (diagnostics.txt), sorted. */
+export function expectedDiagnostics(dir: string): string[] {
+  return readFileSync(join(dir, "diagnostics.txt"), "utf8").split("\n").filter(Boolean).sort();
+}
+
+/** What a host's default mode (no type checker) must report exactly, when the fixture says (FixtureOptions.syntactic). */
+export function syntacticDiagnostics(dir: string): string[] | undefined {
+  if (readOptions(dir).syntactic === "same") return expectedDiagnostics(dir);
+  const p = join(dir, "diagnostics.syntactic.txt");
+  return existsSync(p) ? readFileSync(p, "utf8").split("\n").filter(Boolean).sort() : undefined;
+}
+
 export function inputFiles(dir: string): Map<string, string> {
   const files = new Map<string, string>();
   for (const n of readdirSync(dir).sort()) if (n.endsWith(".ts")) files.set(n, readFileSync(join(dir, n), "utf8"));
