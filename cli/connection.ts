@@ -1,6 +1,10 @@
 /** The database a command opens: the global --database-url / --data-dir options. */
 import type { Command } from "commander";
+import { existsSync } from "node:fs";
+import { join, resolve } from "node:path";
 import { printError } from "./terminal.js";
+
+const DEFAULT_DATA_DIR = ".stepwise";
 
 export interface ConnectionOptions {
   databaseUrl?: string;
@@ -28,4 +32,23 @@ function hasPassword(url: string): boolean {
     // Not a URL (refused at launch); a colon before an @ may still be a password.
     return /:[^@/]*@/.test(url);
   }
+}
+
+/**
+ * The connection options of a command that reads or manages runs: on the embedded
+ * database, its folder must hold one. Launching on an empty folder would create a new,
+ * empty database (tens of MB) and report "no runs", hiding a wrong --data-dir or
+ * working directory.
+ */
+export function existingDatabaseOf(command: Command): ConnectionOptions {
+  const options = connectionOf(command);
+  if (options.databaseUrl || process.env.STEPWISE_DATABASE_URL) return options;
+  const dataDir = options.dataDir ?? (process.env.STEPWISE_DATA_DIR || DEFAULT_DATA_DIR);
+  if (dataDir !== "memory://" && !existsSync(join(dataDir, "pgdata"))) {
+    throw new Error(
+      `no embedded database in ${resolve(dataDir)}: nothing was created. Run the command from your application's ` +
+        `folder, pass --data-dir <folder of the embedded database>, or set STEPWISE_DATABASE_URL for Postgres.`,
+    );
+  }
+  return { ...options, dataDir };
 }

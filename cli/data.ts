@@ -3,7 +3,7 @@
  * database, bringing a backup back, and checking that every table can be read.
  */
 import type { Command } from "commander";
-import { connectionOf } from "./connection.js";
+import { connectionOf, existingDatabaseOf } from "./connection.js";
 import { json, table } from "./format.js";
 import { print } from "./terminal.js";
 
@@ -46,7 +46,7 @@ export function registerDataCommands(program: Command): void {
     .description("read every table of the system database once and report damage; writes nothing")
     .option("--json", "print JSON")
     .action(async (opts, command: Command) => {
-      const { databaseUrl, dataDir } = connectionOf(command);
+      const { databaseUrl, dataDir } = existingDatabaseOf(command);
       const url = databaseUrl ?? (process.env.STEPWISE_DATABASE_URL || undefined);
       // Loaded here, like the runtime in the other commands: `stepwise --help` stays quick.
       const { checkTables } = await import("../runtime/sysdb/doctor.js");

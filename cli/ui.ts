@@ -6,7 +6,7 @@
 import type { Command } from "commander";
 import { Stepwise } from "../runtime/index.js";
 import { print } from "./terminal.js";
-import { connectionOf } from "./connection.js";
+import { existingDatabaseOf } from "./connection.js";
 
 export function registerUiCommand(program: Command): void {
   program
@@ -18,7 +18,7 @@ export function registerUiCommand(program: Command): void {
     .action(async (opts, command: Command) => {
       const port = Number(opts.port);
       if (!Number.isInteger(port) || port < 0 || port > 65535) throw new Error(`--port must be a port number, got '${opts.port}'`);
-      const { databaseUrl, dataDir } = connectionOf(command);
+      const { databaseUrl, dataDir } = existingDatabaseOf(command);
       const { dashboardAccess, startDashboard } = await import("../runtime/dashboard/server.js");
       // Refused before the database is opened: no token off loopback, a bad port.
       dashboardAccess({ port, host: opts.host, token: opts.token });

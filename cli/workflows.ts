@@ -7,12 +7,12 @@ import type { Command } from "commander";
 import { Stepwise, type WorkflowState } from "../runtime/index.js";
 import { brief, duration, json, table, time } from "./format.js";
 import { print } from "./terminal.js";
-import { connectionOf } from "./connection.js";
+import { existingDatabaseOf } from "./connection.js";
 
 const STATES: WorkflowState[] = ["ENQUEUED", "PENDING", "SUCCESS", "ERROR", "CANCELLED", "MAX_RECOVERY_ATTEMPTS_EXCEEDED"];
 
 async function withStepwise<T>(command: Command, fn: () => Promise<T>): Promise<T> {
-  const { databaseUrl, dataDir } = connectionOf(command);
+  const { databaseUrl, dataDir } = existingDatabaseOf(command);
   await Stepwise.launch({ databaseUrl, dataDir, recover: false, listenQueues: [], logLevel: "error", executorID: "stepwise-cli" });
   try {
     return await fn();

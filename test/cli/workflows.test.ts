@@ -61,6 +61,21 @@ describe("stepwise workflows", () => {
     expect(parsed.map((w: { workflowID: string }) => w.workflowID)).toEqual(["report-1"]);
   });
 
+  test("a folder with no embedded database is refused, and nothing is created in it", () => {
+    const empty = tempDir("stepwise-cli-empty-");
+    try {
+      const result = spawnSync(process.execPath, ["--import", "tsx", cli, "--data-dir", empty, "workflows", "list"], {
+        encoding: "utf8",
+        env: { ...process.env, STEPWISE_DATABASE_URL: "" },
+      });
+      expect(result.status).toBe(1);
+      expect(result.stderr).toMatch(/no embedded database in .*nothing was created.*--data-dir/s);
+      expect(fs.readdirSync(empty)).toEqual([]);
+    } finally {
+      fs.rmSync(empty, { recursive: true, force: true });
+    }
+  });
+
   test("--version prints the package's version", () => {
     const { version } = JSON.parse(fs.readFileSync(new URL("../../package.json", import.meta.url), "utf8"));
     const result = stepwise("--version");

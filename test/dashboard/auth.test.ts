@@ -113,6 +113,9 @@ describe("dashboard access", () => {
   test("`stepwise ui`: refuses 0.0.0.0 without a token, serves it with one", async () => {
     const cli = fileURLToPath(new URL("../../cli/index.ts", import.meta.url));
     const env = { ...process.env, STEPWISE_DATABASE_URL: "", STEPWISE_UI_TOKEN: "" };
+    // The CLI opens an existing embedded database only: create one (empty) in cliDir.
+    const { openPGlite } = await import("../../runtime/sysdb/pglite.js");
+    await (await openPGlite(cliDir)).close();
     const refused = spawn(process.execPath, ["--import", "tsx", cli, "--data-dir", cliDir, "ui", "--host", "0.0.0.0", "--port", "0"], { env });
     let refusal = "";
     refused.stderr.on("data", (chunk) => (refusal += chunk));
