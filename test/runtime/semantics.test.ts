@@ -224,14 +224,14 @@ async function until(check: () => Promise<boolean>): Promise<void> {
   }
 }
 
-describe.each(databases)("what the README says a timed wait records, on $name", (database) => {
+describe.each(databases)("what docs/concepts.md says a timed wait records, on $name", (database) => {
   const { id } = launchedOn(database);
 
   test("its deadline first, then what the wait returned; and it no longer claims DBOS's order", async () => {
     const key = id("timed-wait");
     expect(await (await Stepwise.startWorkflow(waits, { workflowID: key })(0.05)).getResult()).toBeNull();
     expect((await Stepwise.listWorkflowSteps(key)).map((s) => s.stepID)).toEqual(["Stepwise.sleep", "Stepwise.recv"]);
-    const readme = (await import("node:fs")).readFileSync(new URL("../../README.md", import.meta.url), "utf8").replace(/\s+/g, " ");
+    const readme = (await import("node:fs")).readFileSync(new URL("../../docs/concepts.md", import.meta.url), "utf8").replace(/\s+/g, " ");
     expect(readme).toContain("the first records its deadline (`Stepwise.sleep`) before it waits");
     expect(readme).toContain("DBOS Transact also takes two, in the other order");
     expect(readme).not.toMatch(/takes two function IDs, as in DBOS/);
