@@ -275,7 +275,7 @@ export class Stepwise {
   static sleep = sleep;
   static now = now;
   static randomUUID = randomUUID;
-  /** `if (await Stepwise.patched("id")) { new code } else { old code }`: see Patching workflow code in the README. */
+  /** `if (await Stepwise.patched("id")) { new code } else { old code }`: see docs/concepts.md#patching-workflow-code. */
   static patched = patched;
   /** Where `patched("id")` was, once no run from before the patch can be replayed. */
   static deprecatePatch = deprecatePatch;

@@ -43,7 +43,7 @@ export function withStepwise<C extends NextConfigLike>(nextConfig: C = {} as C, 
   const userWebpack = nextConfig.webpack;
   const { manifest, ...rest } = options;
   const rules = { ...(nextConfig.turbopack?.rules ?? {}) };
-  if ("*" in rules) throw new Error(`stepwise/next: your turbopack.rules already has a "*" rule; add stepwise's by hand: { condition: ..., loaders: ["stepwise/loader"] } (see the README).`);
+  if ("*" in rules) throw new Error(`stepwise/next: your turbopack.rules already has a "*" rule; add stepwise's by hand: { condition: ..., loaders: ["stepwise/loader"] } (see docs/compiling.md#nextjs).`);
   rules["*"] = { condition: CONDITION, loaders: [{ loader: LOADER, options: { includeNodeModules: rest.includeNodeModules ?? false, ...(rest.cacheDir !== undefined ? { cacheDir: rest.cacheDir } : {}) } }] };
   return {
     ...nextConfig,
