@@ -10,7 +10,7 @@
  * build replaces that file's IDs (the edited file does not clash with its old self).
  */
 import type * as ts from "typescript";
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { dirname, isAbsolute, join, relative, resolve, sep } from "node:path";
 import type { TS } from "./core/ts.js";
 import {
@@ -118,7 +118,10 @@ export class BuildSession {
   private idsByFile = new Map<string, IdEntry[]>();
   private byId = new Map<string, IdEntry[]>();
   private sources = new Map<string, Source>();
-  /** The text transform() was handed for each file this build, for checkUnrewritten(). */
+  /**
+   * The text transform() was last handed for each file, for checkUnrewritten(). Kept across
+   * watch rebuilds, which reuse the rewritten output of files they do not transform again.
+   */
   private seen = new Map<string, string>();
   private failed = false;
 
@@ -150,7 +153,6 @@ export class BuildSession {
     this.idsByFile = new Map();
     this.byId = new Map();
     this.sources = new Map();
-    this.seen = new Map();
     this.failed = false;
     if (!this.options.typeCheck) return undefined;
     try {
@@ -299,6 +301,15 @@ export class BuildSession {
     const out = resolve(this.cwd, this.options.manifest);
     mkdirSync(dirname(out), { recursive: true });
     writeFileSync(out, JSON.stringify(buildManifest(this.manifestEntries(), this.display), null, 2) + "\n");
+  }
+
+  /**
+   * checkUnrewritten() failed the build, before or after end() (the hosts' hooks run in
+   * either order): no manifest is left, since it would describe a build that is not durable.
+   */
+  failCheck(): void {
+    this.failed = true;
+    if (this.options.manifest) rmSync(resolve(this.cwd, this.options.manifest), { force: true });
   }
 
   /** The first definition of each ID (by file, then position). */
