@@ -285,8 +285,8 @@ export class BuildSession {
     const { problems } = verifyBuild(this.loadTs(), suspects, outputs(), this.display);
     return problems.map((p) => ({
       text:
-        `${p.message} Stepwise did not get ${this.display(p.fileName)} as it is on disk: another plugin loaded or compiled it before ` +
-        `${this.host}'s (put stepwise() first in the plugins), or a filter kept it from this one.`,
+        `${p.message} Stepwise did not get ${this.display(p.fileName)} as it is on disk: another plugin or loader loaded or compiled it before ` +
+        `${this.host}'s (put stepwise() first in the plugins, ahead of anything that compiles TypeScript), or a filter kept it from this one.`,
       location: { file: this.display(p.fileName), line: p.line, column: 0, byteColumn: 0, length: 0, byteLength: 0, lineText: lineOf(suspects, p.fileName, p.line) },
       notes: [],
     }));
