@@ -18,9 +18,11 @@
  * with a V8 code cache (esbuild/load-typescript.ts); a file rewritten by an earlier build
  * comes from the file cache (esbuild/file-cache.ts) without it.
  */
-import type { Loader, OnLoadResult, PartialMessage, Plugin, PluginBuild } from "esbuild";
-import { extname } from "node:path";
+import type { Loader, OnLoadResult, OutputFile, PartialMessage, Plugin, PluginBuild } from "esbuild";
+import { readFileSync } from "node:fs";
+import { extname, resolve } from "node:path";
 import { BuildSession, SOURCE_FILTER, type HostMessage, type StepwiseBuildOptions } from "./session.js";
+import type { RawMap, VerifyOutput } from "./verify.js";
 
 /** The options of every bundler host (transformer/session.ts). */
 export type StepwiseEsbuildOptions = StepwiseBuildOptions;
@@ -69,7 +71,41 @@ function setupStepwise(build: PluginBuild, options: StepwiseEsbuildOptions): voi
     return { contents: report.contents ?? report.text, loader: defaultLoader(args.path, build), warnings };
   };
 
-  build.onEnd((res) => session.end(res.errors.length > 0));
+  // The check at the end needs to know which files the bundle holds (the metafile's inputs).
+  build.initialOptions.metafile = true;
+  build.onEnd((res) => {
+    if (res.errors.length === 0 && res.metafile) {
+      const cwd = session.cwd;
+      const meta = res.metafile;
+      // Inputs that put bytes into an output; a module esbuild tree-shook entirely is not in the bundle.
+      const modules = Object.values(meta.outputs).flatMap((o) => Object.entries(o.inputs).filter(([, i]) => i.bytesInOutput > 0).map(([p]) => resolve(cwd, p)));
+      const outputs = () =>
+        res.outputFiles
+          ? res.outputFiles.filter((f) => !f.path.endsWith(".map")).map((f) => ({ fileName: f.path, code: f.text, map: mapOf(res.outputFiles!, f.path) }))
+          : Object.keys(meta.outputs).filter((o) => !o.endsWith(".map")).flatMap((o) => readOutput(resolve(cwd, o)));
+      const errors = session.checkUnrewritten(modules, outputs).map(toMessage);
+      // A failed check writes no manifest: the build is not one whose IDs can be trusted.
+      session.end(errors.length > 0);
+      return errors.length > 0 ? { errors } : undefined;
+    }
+    session.end(res.errors.length > 0);
+    return undefined;
+  });
+}
+
+/** A written output's code; its map (a sibling .map) is read by verify from the sourceMappingURL. */
+function readOutput(path: string): VerifyOutput[] {
+  try {
+    return [{ fileName: path, code: readFileSync(path, "utf8") }];
+  } catch {
+    return [];
+  }
+}
+
+/** With write: false the map is not on disk: the output file beside it holds it. */
+function mapOf(files: readonly OutputFile[], path: string): RawMap | undefined {
+  const f = files.find((o) => o.path === path + ".map");
+  return f ? (JSON.parse(f.text) as RawMap) : undefined;
 }
 
 // ---- diagnostics as esbuild messages ------------------------------------------------------

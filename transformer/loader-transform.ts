@@ -12,15 +12,20 @@
  *
  * Rewritten files are kept in the esbuild plugin's file cache, so a later start of the
  * same application does not load TypeScript for the text path.
+ *
+ * With STEPWISE_MANIFEST=<path> the manifest of the files loaded so far is written there
+ * (relative to the working directory, as are its file names), in the format every other
+ * host writes: a loader sees only what the process loads, so it is that, not the project's.
  */
 import type * as ts from "typescript";
-import { dirname } from "node:path";
 import type { TS } from "./core/ts.js";
-import { createBeforeTransformer, messageText, type SwDiagnostic } from "./core/index.js";
+import { buildManifest, createBeforeTransformer, messageText, type SwDiagnostic } from "./core/index.js";
+import type { IdEntry } from "./core/ids.js";
 import { textSource, transformFile, type FileOutcome } from "./esbuild/file.js";
 import { FileCache, transformerFingerprint } from "./esbuild/file-cache.js";
 import { defaultCacheDir, loadTypeScript, typescriptVersion, type LoadedTypeScript } from "./esbuild/load-typescript.js";
-import { join } from "node:path";
+import { mkdirSync, writeFileSync } from "node:fs";
+import { dirname, join, relative, resolve, sep } from "node:path";
 
 export interface LoadResult {
   format?: string | null;
@@ -89,12 +94,35 @@ export function rewriteLoaded(path: string, text: string, result: LoadResult): L
   // A file that does not parse: Node reports the syntax error where it is.
   if (outcome.syntaxError) return result;
   report(path, text, outcome.diagnostics);
+  recordIds(path, text, outcome);
   if (outcome.contents === undefined) return result;
   const format = result.format ?? undefined;
   const source = result.source == null ? undefined : typeof result.source === "string" ? result.source : Buffer.from(result.source as ArrayBuffer).toString("utf8");
   const asOnDisk = source === undefined || source === text || (format !== undefined && format.endsWith("-typescript"));
   if (asOnDisk) return { ...result, source: outcome.contents };
   return { ...result, source: compiled(path, text, format === "commonjs") };
+}
+
+/** The IDs of each file loaded, for STEPWISE_MANIFEST. */
+const loadedIds = new Map<string, IdEntry[]>();
+
+/**
+ * Rewritten on each tagged file's load, not at exit: under module.register the hooks run
+ * in their own thread, which is not told that the process ends.
+ */
+function recordIds(path: string, text: string, outcome: FileOutcome): void {
+  const target = process.env.STEPWISE_MANIFEST;
+  if (!target || outcome.ids.length === 0) return;
+  const sf = textSource(path, text);
+  loadedIds.set(path, outcome.ids.map((r) => ({ ...r, sf })));
+  // The first definition of each ID, as the bundler hosts write it (a clash is SW1006 for `stepwise check`).
+  const first = new Map<string, IdEntry>();
+  for (const file of [...loadedIds.keys()].sort()) for (const e of loadedIds.get(file)!) if (!first.has(e.id)) first.set(e.id, e);
+  const cwd = process.cwd();
+  const display = (f: string) => relative(cwd, f).split(sep).join("/");
+  const out = resolve(cwd, target);
+  mkdirSync(dirname(out), { recursive: true });
+  writeFileSync(out, JSON.stringify(buildManifest([...first.values()], display), null, 2) + "\n");
 }
 
 /** Errors stop the load, in tsc's format; warnings are printed and the file loads. */

@@ -10,7 +10,7 @@
  * build replaces that file's IDs (the edited file does not clash with its old self).
  */
 import type * as ts from "typescript";
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { dirname, isAbsolute, join, relative, resolve, sep } from "node:path";
 import type { TS } from "./core/ts.js";
 import {
@@ -28,6 +28,7 @@ import type { IdEntry } from "./core/ids.js";
 import { defaultCacheDir, loadTypeScript, typescriptVersion, type LoadedTypeScript } from "./esbuild/load-typescript.js";
 import { hasSyntaxErrors, needsRules, outcomeOf, textSource, transformFile, type FileOutcome } from "./esbuild/file.js";
 import { FileCache, transformerFingerprint } from "./esbuild/file-cache.js";
+import { verifyBuild, type VerifyOutput } from "./verify.js";
 
 export interface StepwiseBuildOptions {
   /**
@@ -117,6 +118,11 @@ export class BuildSession {
   private idsByFile = new Map<string, IdEntry[]>();
   private byId = new Map<string, IdEntry[]>();
   private sources = new Map<string, Source>();
+  /**
+   * The text transform() was last handed for each file, for checkUnrewritten(). Kept across
+   * watch rebuilds, which reuse the rewritten output of files they do not transform again.
+   */
+  private seen = new Map<string, string>();
   private failed = false;
 
   constructor(
@@ -192,6 +198,7 @@ export class BuildSession {
     if (!this.wants(path)) return undefined;
     // Synchronous: a thousand small reads through the thread pool cost more than they overlap.
     text ??= readFileSync(path, "utf8");
+    this.seen.set(path, text);
     const program = this.program;
     const fromProgram = program?.files.get(path);
     let result: FileResult;
@@ -249,6 +256,42 @@ export class BuildSession {
     this.idsByFile.delete(path);
   }
 
+  /**
+   * The build's end, before end(): a tagged function that reached the output without the
+   * transform (a file another plugin loaded or compiled before this one, so the tags were
+   * gone by the time it got here; or one this plugin never saw) runs as plain code, so the
+   * build fails naming it. `modules`: the files the bundle holds (absolute paths; the
+   * bundler's IDs, queries and virtual modules are sorted out here); `outputs`: the files it
+   * emitted, with their source maps where the bundler has them, so that a tagged function
+   * tree-shaken out of the output is not reported (verify.ts).
+   *
+   * Only files whose text on disk has a tag and that transform() did not see as they are on
+   * disk are parsed, so a build where the plugin ran everywhere pays a Map lookup per module.
+   */
+  checkUnrewritten(modules: Iterable<string>, outputs: () => VerifyOutput[]): HostMessage[] {
+    const suspects: { fileName: string; text: string }[] = [];
+    for (const id of new Set([...modules].map(cleanModuleId))) {
+      if (!id || !isAbsolute(id) || !this.wants(id)) continue;
+      let text: string;
+      try {
+        text = readFileSync(id, "utf8");
+      } catch {
+        continue;
+      }
+      if (this.seen.get(id) === text || !mightContainMarkers(text)) continue;
+      suspects.push({ fileName: id, text });
+    }
+    if (suspects.length === 0) return [];
+    const { problems } = verifyBuild(this.loadTs(), suspects, outputs(), this.display);
+    return problems.map((p) => ({
+      text:
+        `${p.message} Stepwise did not get ${this.display(p.fileName)} as it is on disk: another plugin or loader loaded or compiled it before ` +
+        `${this.host}'s (put stepwise() first in the plugins, ahead of anything that compiles TypeScript), or a filter kept it from this one.`,
+      location: { file: this.display(p.fileName), line: p.line, column: 0, byteColumn: 0, length: 0, byteLength: 0, lineText: lineOf(suspects, p.fileName, p.line) },
+      notes: [],
+    }));
+  }
+
   /** The build is over: keeps the caches, and writes the manifest unless the build failed (`failed`: errors from the bundler too). */
   end(failed = false): void {
     // Once a build has run, its compiled functions go into the code cache with the file's.
@@ -258,6 +301,15 @@ export class BuildSession {
     const out = resolve(this.cwd, this.options.manifest);
     mkdirSync(dirname(out), { recursive: true });
     writeFileSync(out, JSON.stringify(buildManifest(this.manifestEntries(), this.display), null, 2) + "\n");
+  }
+
+  /**
+   * checkUnrewritten() failed the build, before or after end() (the hosts' hooks run in
+   * either order): no manifest is left, since it would describe a build that is not durable.
+   */
+  failCheck(): void {
+    this.failed = true;
+    if (this.options.manifest) rmSync(resolve(this.cwd, this.options.manifest), { force: true });
   }
 
   /** The first definition of each ID (by file, then position). */
@@ -295,6 +347,19 @@ export class BuildSession {
     }
     return out;
   }
+}
+
+/** A bundler's module ID as a file path: no query (Vite's `?v=`), no loader prefix (webpack's `a!b`), no virtual module. */
+function cleanModuleId(id: string): string {
+  if (id.startsWith("\0")) return "";
+  const bang = id.lastIndexOf("!");
+  const path = bang < 0 ? id : id.slice(bang + 1);
+  const q = path.indexOf("?");
+  return q < 0 ? path : path.slice(0, q);
+}
+
+function lineOf(sources: readonly { fileName: string; text: string }[], fileName: string, line: number): string {
+  return sources.find((s) => s.fileName === fileName)?.text.split(/\r?\n/)[line - 1] ?? "";
 }
 
 function compareEntries(a: IdEntry, b: IdEntry, display: (f: string) => string): number {

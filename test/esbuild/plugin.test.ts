@@ -450,3 +450,41 @@ describe("typeCheck", () => {
     expect(r.errors[0]!.text).toMatch(/typeCheck needs a tsconfig\.json .*missing\.json.*pass stepwise\(\{ typeCheck: true, tsconfig:/);
   });
 });
+
+describe("the check at the build's end", () => {
+  const files = {
+    "src/main.ts": `import { reserve } from "./orders.js";\nconsole.log(await reserve("o1"));\n`,
+    "src/orders.ts":
+      `// Orders\n\n/** @step */\nexport async function reserve(id: string) { return "res-" + id; }\n\n` +
+      `/** @step */\nexport async function refund(id: string) { return "ref-" + id; }\n`,
+  };
+  // A plugin ahead of stepwise's that loads orders.ts itself, so stepwise's onLoad never sees it.
+  const first: esbuild.Plugin = {
+    name: "loads-first",
+    setup(b) {
+      b.onLoad({ filter: /orders\.ts$/ }, (args) => ({ contents: readFileSync(args.path, "utf8"), loader: "ts" }));
+    },
+  };
+  const opts: esbuild.BuildOptions = { entryPoints: ["src/main.ts"], bundle: true, format: "esm", external: ["stepwise"], sourcemap: true };
+
+  it("fails a build whose tagged function reached the output unrewritten, naming it; the tree-shaken one is not named", async () => {
+    const dir = project(files);
+    for (const write of [false, true]) {
+      const r = await esbuild
+        .build({ absWorkingDir: dir, write, logLevel: "silent", outdir: "out", plugins: [first, stepwise({ manifest: "m.json" })], ...opts })
+        .then(() => undefined, (e: esbuild.BuildFailure) => e);
+      expect(r?.errors.map((e) => e.text)).toEqual([expect.stringContaining(`step "reserve" (src/orders.ts:4) is not rewritten in `)]);
+      expect(r!.errors[0]!.text).toContain("put stepwise() first in the plugins");
+      expect(r!.errors[0]!.location).toMatchObject({ file: "src/orders.ts", line: 4, lineText: `export async function reserve(id: string) { return "res-" + id; }` });
+      expect(existsSync(join(dir, "m.json"))).toBe(false);
+    }
+  });
+
+  it("passes the same build with stepwise's plugin loading every file", async () => {
+    const dir = project(files);
+    const r = await build(dir, opts, { manifest: "m.json" });
+    expect(r.errors).toEqual([]);
+    expect(r.ok).toBe(true);
+    expect(existsSync(join(dir, "m.json"))).toBe(true);
+  });
+});

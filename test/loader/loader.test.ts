@@ -10,7 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { existsSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { pathToFileURL } from "node:url";
-import { BIN, makeProject, mustSucceed, REPO, sh, tempDir, writeFiles } from "../esbuild/harness.js";
+import { BIN, build, makeProject, mustSucceed, REPO, sh, tempDir, writeFiles } from "../esbuild/harness.js";
 import { startAndKill } from "../helpers/hold-and-kill.js";
 import { toolchains } from "../toolchains/paths.js";
 
@@ -62,7 +62,7 @@ async function crashAndRecover(start: string[], recover: string[]): Promise<void
   expect(line(run(recover, entryOf(recover), ["steps", id]), "STEPS")).toEqual(EXPECTED_STEPS);
 }
 
-beforeAll(() => {
+beforeAll(async () => {
   node22 = [toolchains.node22(), ...REGISTER];
   node24 = [toolchains.node24(), ...REGISTER];
   // node_modules/stepwise -> this repo; its exports serve dist/, built by test/global-setup.ts.
@@ -81,6 +81,9 @@ beforeAll(() => {
     }),
   );
   mustSucceed(sh(join(BIN, "tspc"), ["-p", "tsconfig.json"], dir), "tspc");
+  // esbuild's manifest of the same sources, for the loader's to be compared with.
+  const r = await build(dir, { entryPoints: ["src/main.ts"], bundle: true, platform: "node", format: "esm", packages: "external" }, { manifest: "esbuild.manifest.json", cacheDir: false });
+  expect(r.errors).toEqual([]);
 }, 120_000);
 
 afterAll(() => {
@@ -93,6 +96,20 @@ describe("node --import stepwise/register, no build step", { timeout: 240_000 },
     expect(line(run(node22, "src/main-strip.ts", ["steps", "wf-22"]), "STEPS")).toEqual(EXPECTED_STEPS);
     const manifest = JSON.parse(readFileSync(join(dir, "stepwise.manifest.json"), "utf8")) as { operations: { id: string }[] };
     expect(EXPECTED_STEPS.every((s) => manifest.operations.some((o) => o.id === s.stepID))).toBe(true);
+  });
+
+  it("STEPWISE_MANIFEST: the loader writes the manifest of what it loaded, identical to tspc's and esbuild's", () => {
+    // In the application's thread (registerHooks, Node 22) and in a hooks thread (module.register, beside tsx).
+    for (const command of [node22, tsx20]) {
+      run(command, entryOf(command), ["steps", "none"], { STEPWISE_MANIFEST: "out/loaded.manifest.json" });
+      const loaded = readFileSync(join(dir, "out/loaded.manifest.json"), "utf8");
+      expect(loaded).toBe(readFileSync(join(dir, "stepwise.manifest.json"), "utf8"));
+      expect(loaded).toBe(readFileSync(join(dir, "esbuild.manifest.json"), "utf8"));
+      rmSync(join(dir, "out"), { recursive: true, force: true });
+    }
+    // Not asked for, nothing written.
+    run(node22, "src/main-strip.ts", ["steps", "none"]);
+    expect(existsSync(join(dir, "out"))).toBe(false);
   });
 
   it("Node 24: SIGKILLed mid-workflow, the tspc build finishes it, no completed step run again", async () => {
