@@ -78,7 +78,13 @@ describe.runIf(postgres)("three workers on one Postgres queue", () => {
       victim.kill("SIGKILL");
       await new Promise((resolve) => victim.once("exit", resolve));
       const killedAt = Date.now();
-      const recovered = await Stepwise.recoverPendingWorkflows(["worker-2"]);
+      // The killed process's Postgres session (which holds its process lock) ends a moment
+      // after the process does: until then its runs still have a live owner and are left alone.
+      const recovered = [];
+      for (const until = Date.now() + 10_000; recovered.length === 0 && Date.now() < until; ) {
+        recovered.push(...(await Stepwise.recoverPendingWorkflows(["worker-2"])));
+        if (recovered.length === 0) await new Promise((r) => setTimeout(r, 100));
+      }
 
       const results = await Promise.all(handles.map((h) => h.getResult()));
       expect(results).toEqual(Array.from({ length: JOBS }, (_, i) => i * 2));
