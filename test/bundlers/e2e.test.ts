@@ -13,6 +13,7 @@ import { existsSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { startAndKill } from "../helpers/hold-and-kill.js";
 import { bundlerProject, mustSucceed, REPO, runBuild, sh, TOOLCHAINS, type Toolchain } from "./harness.js";
+import { effectsIn, outputLine } from "../esbuild/harness.js";
 
 const PROJECT_SRC = join(REPO, "test/transformer/e2e-project/src");
 const EXPECTED_STEPS = [
@@ -30,16 +31,8 @@ function node(entry: string, args: string[]): string {
   return mustSucceed(sh(process.execPath, ["--enable-source-maps", entry, ...args], dir), `node ${entry} ${args.join(" ")}`);
 }
 
-function line(out: string, prefix: string): unknown {
-  const l = out.split("\n").find((x) => x.startsWith(prefix + " "));
-  if (!l) throw new Error(`no ${prefix} line in:\n${out}`);
-  return JSON.parse(l.slice(prefix.length + 1));
-}
-
-function effects(): string[] {
-  const p = join(dir, "effects.log");
-  return existsSync(p) ? readFileSync(p, "utf8").split("\n").filter(Boolean) : [];
-}
+const line = outputLine;
+const effects = () => effectsIn(dir);
 
 beforeAll(() => {
   // The builds import this repo's runtime and plugins through node_modules/stepwise -> dist/,

@@ -13,7 +13,7 @@ import { spawn } from "node:child_process";
 import { existsSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { stepwise } from "../../transformer/esbuild.js";
-import { BIN, makeProject, mustSucceed, REPO, sh, tempDir } from "./harness.js";
+import { BIN, effectsIn, makeProject, mustSucceed, outputLine, REPO, sh, tempDir } from "./harness.js";
 import { startAndKill } from "../helpers/hold-and-kill.js";
 
 const PROJECT_SRC = join(REPO, "test/transformer/e2e-project/src");
@@ -35,16 +35,8 @@ function node(entry: string, args: string[], env: NodeJS.ProcessEnv = {}): strin
   return mustSucceed(sh(process.execPath, ["--enable-source-maps", entry, ...args], dir, env), `node ${entry} ${args.join(" ")}`);
 }
 
-function line(out: string, prefix: string): unknown {
-  const l = out.split("\n").find((x) => x.startsWith(prefix + " "));
-  if (!l) throw new Error(`no ${prefix} line in:\n${out}`);
-  return JSON.parse(l.slice(prefix.length + 1));
-}
-
-function effects(): string[] {
-  const p = join(dir, "effects.log");
-  return existsSync(p) ? readFileSync(p, "utf8").split("\n").filter(Boolean) : [];
-}
+const line = outputLine;
+const effects = () => effectsIn(dir);
 
 /** SIGKILL mid-workflow under `entry`, finish under `recoverEntry`: completed steps are not run again. */
 async function crashAndRecover(entry: string, recoverEntry = entry): Promise<void> {

@@ -4,7 +4,7 @@
  */
 import * as esbuild from "esbuild";
 import { spawnSync, type SpawnSyncReturns } from "node:child_process";
-import { cpSync, mkdirSync, mkdtempSync, symlinkSync, writeFileSync } from "node:fs";
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { stepwise, type StepwiseEsbuildOptions } from "../../transformer/esbuild.js";
@@ -86,4 +86,17 @@ export function sh(cmd: string, args: string[], cwd: string, env: NodeJS.Process
 export function mustSucceed(r: SpawnSyncReturns<string>, what: string): string {
   if (r.status !== 0) throw new Error(`${what} failed (${r.status}):\n${r.stdout}\n${r.stderr}`);
   return r.stdout;
+}
+
+/** The JSON after `prefix ` on the first line of a test program's output that starts with it. */
+export function outputLine(out: string, prefix: string): unknown {
+  const l = out.split("\n").find((x) => x.startsWith(prefix + " "));
+  if (!l) throw new Error(`no ${prefix} line in:\n${out}`);
+  return JSON.parse(l.slice(prefix.length + 1));
+}
+
+/** The side effects a test program logged, one per line, in `dir`/effects.log. */
+export function effectsIn(dir: string): string[] {
+  const p = join(dir, "effects.log");
+  return existsSync(p) ? readFileSync(p, "utf8").split("\n").filter(Boolean) : [];
 }

@@ -10,7 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { existsSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { pathToFileURL } from "node:url";
-import { BIN, build, makeProject, mustSucceed, REPO, sh, tempDir, writeFiles } from "../esbuild/harness.js";
+import { BIN, build, effectsIn, makeProject, mustSucceed, outputLine, REPO, sh, tempDir, writeFiles } from "../esbuild/harness.js";
 import { startAndKill } from "../helpers/hold-and-kill.js";
 import { toolchains } from "../toolchains/paths.js";
 
@@ -37,16 +37,8 @@ function run(command: string[], entry: string, args: string[], env: NodeJS.Proce
   return mustSucceed(sh(command[0]!, [...command.slice(1), entry, ...args], dir, { STEPWISE_CACHE_DIR: join(dir, ".cache"), ...env }), `${command.join(" ")} ${entry} ${args.join(" ")}`);
 }
 
-function line(out: string, prefix: string): unknown {
-  const l = out.split("\n").find((x) => x.startsWith(prefix + " "));
-  if (!l) throw new Error(`no ${prefix} line in:\n${out}`);
-  return JSON.parse(l.slice(prefix.length + 1));
-}
-
-function effects(): string[] {
-  const p = join(dir, "effects.log");
-  return existsSync(p) ? readFileSync(p, "utf8").split("\n").filter(Boolean) : [];
-}
+const line = outputLine;
+const effects = () => effectsIn(dir);
 
 /** The entry each toolchain runs: Node's type stripping needs the .ts extension in imports, tsx and tsc take .js. */
 const entryOf = (command: string[]) => (command === tspcBuild ? "dist/main.js" : command === tsx20 || command === tsx20Direct ? "src/main.ts" : "src/main-strip.ts");
