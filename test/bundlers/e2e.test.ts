@@ -14,15 +14,8 @@ import { join } from "node:path";
 import { startAndKill } from "../helpers/hold-and-kill.js";
 import { bundlerProject, mustSucceed, REPO, runBuild, sh, TOOLCHAINS, type Toolchain } from "./harness.js";
 import { effectsIn, outputLine } from "../esbuild/harness.js";
+import { E2E_PROJECT_SRC as PROJECT_SRC, EXPECTED_STEPS, RESULT } from "../helpers/e2e-project.js";
 
-const PROJECT_SRC = join(REPO, "test/transformer/e2e-project/src");
-const EXPECTED_STEPS = [
-  { functionID: 0, stepID: "reserve" },
-  { functionID: 1, stepID: "Payments.charge" },
-  { functionID: 2, stepID: "hold" },
-  { functionID: 3, stepID: "notify" },
-];
-const RESULT = { reservation: "res-o1", charge: "ch-o1", receipt: "sent-o1" };
 const entryOf = (tool: Toolchain) => `out/${tool}/main.mjs`;
 
 let dir: string;

@@ -15,15 +15,8 @@ import { join } from "node:path";
 import { stepwise } from "../../transformer/esbuild.js";
 import { BIN, effectsIn, makeProject, mustSucceed, outputLine, REPO, sh, tempDir } from "./harness.js";
 import { startAndKill } from "../helpers/hold-and-kill.js";
+import { E2E_PROJECT_SRC as PROJECT_SRC, EXPECTED_STEPS, RESULT } from "../helpers/e2e-project.js";
 
-const PROJECT_SRC = join(REPO, "test/transformer/e2e-project/src");
-const EXPECTED_STEPS = [
-  { functionID: 0, stepID: "reserve" },
-  { functionID: 1, stepID: "Payments.charge" },
-  { functionID: 2, stepID: "hold" },
-  { functionID: 3, stepID: "notify" },
-];
-const RESULT = { reservation: "res-o1", charge: "ch-o1", receipt: "sent-o1" };
 // The database drivers load their own files (PGlite's wasm), so they stay packages.
 const EXTERNAL = ["@electric-sql/pglite", "pg"];
 // ESM bundles of CommonJS code need a require.

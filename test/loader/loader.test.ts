@@ -13,14 +13,8 @@ import { pathToFileURL } from "node:url";
 import { BIN, build, effectsIn, makeProject, mustSucceed, outputLine, REPO, sh, tempDir, writeFiles } from "../esbuild/harness.js";
 import { startAndKill } from "../helpers/hold-and-kill.js";
 import { toolchains } from "../toolchains/paths.js";
+import { EXPECTED_STEPS, RESULT } from "../helpers/e2e-project.js";
 
-const EXPECTED_STEPS = [
-  { functionID: 0, stepID: "reserve" },
-  { functionID: 1, stepID: "Payments.charge" },
-  { functionID: 2, stepID: "hold" },
-  { functionID: 3, stepID: "notify" },
-];
-const RESULT = { reservation: "res-o1", charge: "ch-o1", receipt: "sent-o1" };
 const REGISTER = ["--import", "stepwise/register"];
 const TSX = join(BIN, "tsx");
 

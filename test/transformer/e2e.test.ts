@@ -12,17 +12,10 @@ import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symli
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { startAndKill } from "../helpers/hold-and-kill.js";
+import { E2E_PROJECT_SRC as PROJECT_SRC, EXPECTED_STEPS, RESULT } from "../helpers/e2e-project.js";
 
 const REPO = resolve(import.meta.dirname, "../..");
 const BIN = join(REPO, "node_modules/.bin");
-const PROJECT_SRC = join(import.meta.dirname, "e2e-project/src");
-const EXPECTED_STEPS = [
-  { functionID: 0, stepID: "reserve" },
-  { functionID: 1, stepID: "Payments.charge" },
-  { functionID: 2, stepID: "hold" },
-  { functionID: 3, stepID: "notify" },
-];
-const RESULT = { reservation: "res-o1", charge: "ch-o1", receipt: "sent-o1" };
 
 let root: string;
 
