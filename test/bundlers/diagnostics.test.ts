@@ -13,7 +13,7 @@ import { build as viteBuild } from "vite";
 import { rollup } from "rollup";
 import webpack from "webpack";
 import { rspack } from "@rspack/core";
-import { GLOBALS_DTS, STEPWISE_DTS, syntacticDiagnostics } from "../transformer/harness.js";
+import { syntacticDiagnostics, TYPED_PROJECT_FILES } from "../transformer/harness.js";
 import { tempDir, writeFiles } from "../esbuild/harness.js";
 import { mustSucceed, REPO, sh } from "./harness.js";
 import viteStepwise from "../../transformer/plugins/vite.js";
@@ -45,16 +45,7 @@ function project(name: string, typed: boolean): { dir: string; entries: string[]
   const dir = tempDir("stepwise-diag-");
   dirs.push(dir);
   writeFiles(dir, files);
-  if (typed)
-    writeFiles(dir, {
-      "__globals.d.ts": GLOBALS_DTS,
-      "node_modules/stepwise/package.json": JSON.stringify({ name: "stepwise", types: "index.d.ts" }),
-      "node_modules/stepwise/index.d.ts": STEPWISE_DTS,
-      "tsconfig.json": JSON.stringify({
-        compilerOptions: { target: "ES2022", module: "ESNext", moduleResolution: "Bundler", strict: true, lib: ["es2022"], types: [], noEmit: true },
-        include: ["*.ts"],
-      }),
-    });
+  if (typed) writeFiles(dir, TYPED_PROJECT_FILES);
   return { dir, entries: Object.keys(files).sort() };
 }
 

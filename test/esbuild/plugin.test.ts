@@ -9,7 +9,7 @@ import { afterAll, describe, expect, it } from "vitest";
 import { existsSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { stepwise } from "../../transformer/esbuild.js";
-import { GLOBALS_DTS, STEPWISE_DTS, syntacticDiagnostics } from "../transformer/harness.js";
+import { syntacticDiagnostics, TYPED_PROJECT_FILES } from "../transformer/harness.js";
 import { build, REPO, tempDir, tscStyle, writeFiles } from "./harness.js";
 
 const FIXTURES = join(REPO, "test/transformer/fixtures");
@@ -61,16 +61,7 @@ describe("diagnostics", () => {
 
   // With typeCheck the program sees what tspc's does (the fixture harness's stub package and globals).
   const typedProject = (files: Record<string, string>) =>
-    project({
-      ...files,
-      "__globals.d.ts": GLOBALS_DTS,
-      "node_modules/stepwise/package.json": JSON.stringify({ name: "stepwise", types: "index.d.ts" }),
-      "node_modules/stepwise/index.d.ts": STEPWISE_DTS,
-      "tsconfig.json": JSON.stringify({
-        compilerOptions: { target: "ES2022", module: "ESNext", moduleResolution: "Bundler", strict: true, lib: ["es2022"], types: [], noEmit: true },
-        include: ["*.ts"],
-      }),
-    });
+    project({ ...files, ...TYPED_PROJECT_FILES });
 
   it.each(callRules)("%s: with typeCheck, the same errors and warnings as tspc, at the same places", async (name) => {
     const files = fixtureFiles(name);

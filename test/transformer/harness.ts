@@ -94,6 +94,20 @@ export function readOptions(dir: string): FixtureOptions {
   return existsSync(p) ? (JSON.parse(readFileSync(p, "utf8")) as FixtureOptions) : {};
 }
 
+/**
+ * The files a fixture needs beside its own to be type-checked as on disk (a host's
+ * `typeCheck` mode): the stub package, the web globals and a tsconfig over *.ts.
+ */
+export const TYPED_PROJECT_FILES: Readonly<Record<string, string>> = {
+  "__globals.d.ts": GLOBALS_DTS,
+  "node_modules/stepwise/package.json": JSON.stringify({ name: "stepwise", types: "index.d.ts" }),
+  "node_modules/stepwise/index.d.ts": STEPWISE_DTS,
+  "tsconfig.json": JSON.stringify({
+    compilerOptions: { target: "ES2022", module: "ESNext", moduleResolution: "Bundler", strict: true, lib: ["es2022"], types: [], noEmit: true },
+    include: ["*.ts"],
+  }),
+};
+
 /** A fixture's expected diagnostics (diagnostics.txt), sorted. */
 export function expectedDiagnostics(dir: string): string[] {
   return readFileSync(join(dir, "diagnostics.txt"), "utf8").split("\n").filter(Boolean).sort();
